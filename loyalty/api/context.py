@@ -1,0 +1,46 @@
+"""What every resolver sees: the caller, the pool, and loaders made for this request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info as StrawberryInfo
+
+from loyalty import service
+from loyalty.config import Settings
+from loyalty.domain.access import Principal
+from loyalty.store.accounts import AccountRow
+from loyalty.store.database import Pool
+from loyalty.store.purchases import LineRow, PurchaseRow
+
+
+@dataclass
+class Loaders:
+    pool: Pool
+    purchases: DataLoader[tuple[str, int], PurchaseRow | None] = field(init=False)
+    lines: DataLoader[tuple[str, int], list[LineRow]] = field(init=False)
+    accounts: DataLoader[str, AccountRow | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.purchases = DataLoader(partial(service.purchases_by_keys, self.pool))
+        self.lines = DataLoader(partial(service.lines_by_keys, self.pool))
+        self.accounts = DataLoader(partial(service.accounts_by_ids, self.pool))
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    pool: Pool
+    settings: Settings
+    principal: Principal | None
+    auth_problem: str | None
+    loaders: Loaders
+
+
+Info = StrawberryInfo[Context, None]

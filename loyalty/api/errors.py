@@ -1,0 +1,90 @@
+"""Errors a client can act on, as schema types; everything else is a bug and is masked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from loyalty import errors as domain
+
+log = logging.getLogger("loyalty.errors")
+
+
+@strawberry.interface
+class Error:
+    code: str
+    message: str
+
+
+@strawberry.type
+class InvalidInputError(Error):
+    field: str = strawberry.field(description="The input field at fault, e.g. lines[2].quantity.")
+
+
+@strawberry.type
+class IdempotencyConflictError(Error):
+    idempotency_key: str
+
+
+@strawberry.type
+class InsufficientPointsError(Error):
+    balance: int
+    requested: int
+
+
+@strawberry.type
+class StoreNotAllowedError(Error):
+    store_id: str
+
+
+def invalid_input(error: domain.ValidationError) -> InvalidInputError:
+    return InvalidInputError(code=error.code, message=error.message, field=error.field)
+
+
+def idempotency_conflict(error: domain.IdempotencyConflictError) -> IdempotencyConflictError:
+    return IdempotencyConflictError(
+        code=error.code, message=error.message, idempotency_key=error.key
+    )
+
+
+def insufficient_points(error: domain.InsufficientPointsError) -> InsufficientPointsError:
+    return InsufficientPointsError(
+        code=error.code, message=error.message, balance=error.balance, requested=error.requested
+    )
+
+
+def store_not_allowed(store_id: str) -> StoreNotAllowedError:
+    return StoreNotAllowedError(
+        code="STORE_NOT_ALLOWED",
+        message=f"this API key is bound to another store and cannot post for {store_id!r}",
+        store_id=store_id,
+    )
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Parse, validation, permission and domain errors are the client's to read."""
+    original = error.original_error
+    return original is None or isinstance(original, GraphQLError | domain.LoyaltyError)
+
+
+class ErrorPolicy(MaskErrors):
+    """Codes on the errors clients may see; bugs logged in full and masked in production."""
+
+    def __init__(self, mask: bool) -> None:
+        should_mask: Callable[[GraphQLError], bool] = (
+            (lambda error: not is_expected(error)) if mask else (lambda error: False)
+        )
+        super().__init__(should_mask_error=should_mask, error_message="Internal server error.")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, domain.LoyaltyError):
+                error.extensions = {**(error.extensions or {}), "code": original.code}
+            elif not is_expected(error):
+                log.error("unexpected error in %s", error.path, exc_info=original)
+        return super()._process_errors(errors)

@@ -1,0 +1,180 @@
+"""Write operations: each returns a union of its success and the errors a client can act on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from loyalty import errors as domain
+from loyalty import service
+from loyalty.api import errors
+from loyalty.api.auth import IsAdmin, IsStaff
+from loyalty.api.context import Info
+from loyalty.api.types import Channel, LedgerEntry, Purchase, PurchaseLine, RuleAward
+from loyalty.domain.cart import CartLine, PurchaseRequest
+from loyalty.store.catalog import ProductRow
+
+
+@strawberry.input
+class PurchaseLineInput:
+    sku: str
+    quantity: int
+    unit_price: int = strawberry.field(description="Price of one unit, in minor units.")
+
+
+@strawberry.input
+class PurchaseInput:
+    customer_id: str
+    store_id: str
+    transaction_id: str = strawberry.field(
+        description="The POS's own id; with storeId it makes a retry safe."
+    )
+    occurred_at: datetime
+    lines: list[PurchaseLineInput]
+    channel: Channel = Channel.POS
+
+
+@strawberry.type
+class PurchaseRecorded:
+    purchase: Purchase
+    points_earned: int
+    awards: list[RuleAward] = strawberry.field(description="Every rule that paid, and how much.")
+    balance: int = strawberry.field(description="The balance right after this purchase.")
+    unknown_skus: list[str] = strawberry.field(description="Skus not in the catalog.")
+    replayed: bool = strawberry.field(description="True when this answers a retry.")
+    lines: list[PurchaseLine]
+
+
+RecordPurchaseResult = Annotated[
+    PurchaseRecorded
+    | errors.InvalidInputError
+    | errors.IdempotencyConflictError
+    | errors.StoreNotAllowedError,
+    strawberry.union("RecordPurchaseResult"),
+]
+
+
+@strawberry.input
+class ProductInput:
+    sku: str
+    name: str
+    category: str
+    price: int = strawberry.field(description="List price in minor units.")
+    family: str | None = None
+    size_rank: int | None = strawberry.field(
+        default=None, description="Larger is bigger within a family: S=1, M=2, L=3, XL=4."
+    )
+
+
+@strawberry.type
+class ProductsUpserted:
+    count: int
+
+
+UpsertProductsResult = Annotated[
+    ProductsUpserted | errors.InvalidInputError, strawberry.union("UpsertProductsResult")
+]
+
+
+@strawberry.input
+class AdjustPointsInput:
+    customer_id: str
+    points: int = strawberry.field(description="Positive to add, negative to take.")
+    reason: str
+    idempotency_key: str
+    allow_negative_balance: bool = False
+
+
+@strawberry.type
+class PointsAdjusted:
+    entry: LedgerEntry
+    balance: int
+    replayed: bool
+
+
+AdjustPointsResult = Annotated[
+    PointsAdjusted
+    | errors.InvalidInputError
+    | errors.IdempotencyConflictError
+    | errors.InsufficientPointsError,
+    strawberry.union("AdjustPointsResult"),
+]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=[IsStaff])
+    async def record_purchase(self, info: Info, input: PurchaseInput) -> RecordPurchaseResult:
+        principal = info.context.principal
+        if principal and principal.store_id is not None and principal.store_id != input.store_id:
+            return errors.store_not_allowed(input.store_id)
+        request = PurchaseRequest(
+            customer_id=input.customer_id,
+            store_id=input.store_id,
+            transaction_id=input.transaction_id,
+            channel=input.channel.value,
+            occurred_at=input.occurred_at,
+            lines=tuple(CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
+        )
+        try:
+            outcome = await service.record_purchase(info.context.pool, request)
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.IdempotencyConflictError as error:
+            return errors.idempotency_conflict(error)
+        return PurchaseRecorded(
+            purchase=Purchase.from_row(outcome.purchase),
+            points_earned=outcome.points,
+            awards=[
+                RuleAward(
+                    rule_id=strawberry.ID(str(a.rule_id)),
+                    rule_name=a.rule_name,
+                    kind=a.kind,
+                    points=a.points,
+                )
+                for a in outcome.awards
+            ],
+            balance=outcome.balance,
+            unknown_skus=outcome.unknown_skus,
+            replayed=outcome.replayed,
+            lines=[PurchaseLine.from_row(line) for line in outcome.lines],
+        )
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def upsert_products(
+        self, info: Info, products: list[ProductInput]
+    ) -> UpsertProductsResult:
+        rows = [
+            ProductRow(p.sku, p.name, p.category, p.family, p.size_rank, p.price)
+            for p in products
+        ]
+        try:
+            count = await service.upsert_products(info.context.pool, rows)
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return ProductsUpserted(count=count)
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def adjust_points(self, info: Info, input: AdjustPointsInput) -> AdjustPointsResult:
+        try:
+            outcome = await service.adjust_points(
+                info.context.pool,
+                customer_id=input.customer_id,
+                points=input.points,
+                reason=input.reason,
+                idempotency_key=input.idempotency_key,
+                allow_debt=input.allow_negative_balance,
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.IdempotencyConflictError as error:
+            return errors.idempotency_conflict(error)
+        except domain.InsufficientPointsError as error:
+            return errors.insufficient_points(error)
+        return PointsAdjusted(
+            entry=LedgerEntry.from_row(outcome.entry),
+            balance=outcome.balance,
+            replayed=outcome.replayed,
+        )

@@ -1,0 +1,87 @@
+"""The schema, its guard rails, and the ASGI view that builds each request's context."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    SchemaExtension,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from loyalty.api import errors
+from loyalty.api.auth import resolve_principal
+from loyalty.api.context import Context, Loaders
+from loyalty.api.mutations import Mutation
+from loyalty.api.queries import Query
+from loyalty.config import Settings
+from loyalty.store.database import Pool
+
+PoolSource = Callable[[], Pool]
+
+
+class OperationLog(SchemaExtension):
+    """Leaves the operation's name and outcome where the request log line picks them up."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        state = context.request.scope.setdefault("state", {})
+        state["operation"] = self.execution_context.operation_name or "anonymous"
+        result = self.execution_context.result
+        state["outcome"] = "error" if result is not None and result.errors else "ok"
+
+
+def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[errors.InvalidInputError],
+        config=StrawberryConfig(auto_camel_case=True),
+        extensions=[
+            lambda: errors.ErrorPolicy(mask=mask_errors),
+            OperationLog,
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaxTokensLimiter(max_token_count=2_000),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+        ],
+    )
+
+
+class LoyaltyGraphQL(GraphQL[Context, None]):
+    def __init__(self, pool: PoolSource, settings: Settings) -> None:
+        super().__init__(
+            build_schema(max_depth=settings.max_query_depth, mask_errors=not settings.development),
+            graphql_ide="graphiql" if settings.development else None,
+            allow_queries_via_get=False,
+        )
+        self.pool = pool
+        self.settings = settings
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        principal, problem = await resolve_principal(
+            request.headers.get("authorization"), self.pool(), self.settings
+        )
+        return Context(
+            request=request,
+            response=response,
+            pool=self.pool(),
+            settings=self.settings,
+            principal=principal,
+            auth_problem=problem,
+            loaders=Loaders(self.pool()),
+        )

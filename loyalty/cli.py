@@ -1,0 +1,223 @@
+"""Command line: run, serve, migrate, demo, apikey, token, verify, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from loyalty import service
+from loyalty.config import Settings, load_settings
+from loyalty.domain.access import Role
+from loyalty.embedded import EmbeddedPostgres
+from loyalty.store.database import Pool, connect, create_pool
+from loyalty.store.migrations import apply_migrations
+from loyalty.tokens import issue_customer_token
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"
+SEED_PATH = Path(__file__).resolve().parents[1] / "db" / "seed" / "demo.json"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one, started if it is not running."""
+    if settings.database_url is not None:
+        yield str(settings.database_url)
+        return
+    embedded = EmbeddedPostgres(settings.state_dir / "pgdata")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+@asynccontextmanager
+async def open_pool(dsn: str) -> AsyncIterator[Pool]:
+    pool = await create_pool(dsn, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def migrate(dsn: str) -> list[str]:
+    conn = await connect(dsn)
+    try:
+        return await apply_migrations(conn)
+    finally:
+        await conn.close()
+
+
+async def load_demo(dsn: str) -> bool:
+    seed = json.loads(SEED_PATH.read_text())
+    async with open_pool(dsn) as pool:
+        return await service.load_seed(pool, seed)
+
+
+async def demo_keys(dsn: str, settings: Settings) -> dict[str, str]:
+    """The demo POS and admin keys, made once and kept in the state folder for reuse."""
+    path = settings.state_dir / "demo-keys.json"
+    async with open_pool(dsn) as pool:
+        if path.exists():
+            keys: dict[str, str] = json.loads(path.read_text())
+            if all([await service.principal_for_api_key(pool, key) for key in keys.values()]):
+                return keys
+        keys = {
+            "pos": await service.create_api_key(pool, Role.POS, "S1", "demo"),
+            "admin": await service.create_api_key(pool, Role.ADMIN, None, "demo"),
+        }
+    path.write_text(json.dumps(keys))
+    path.chmod(0o600)
+    return keys
+
+
+def serve(settings: Settings, dsn: str) -> None:
+    from loyalty.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings, dsn=dsn),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as dsn:
+        applied = asyncio.run(migrate(dsn))
+        print(f"migrations applied: {len(applied)}", file=sys.stderr)
+        if asyncio.run(load_demo(dsn)):
+            print("demo program loaded", file=sys.stderr)
+        keys = asyncio.run(demo_keys(dsn, settings))
+        seed = json.loads(SEED_PATH.read_text())
+        token = issue_customer_token(
+            seed["customer"], settings.require_jwt_secret(), settings.jwt_algorithm
+        )
+        url = f"http://{settings.host}:{settings.port}/graphql"
+        print(
+            f"\nloyalty is serving GraphQL at {url}\n\n"
+            f"  POS key (store S1): Bearer {keys['pos']}\n"
+            f"  admin key:          Bearer {keys['admin']}\n"
+            f"  customer token ({seed['customer']}):\n"
+            f"                      Bearer {token}\n",
+            file=sys.stderr,
+        )
+        serve(settings, dsn)
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as dsn:
+        serve(settings, dsn)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as dsn:
+        applied = asyncio.run(migrate(dsn))
+    print("\n".join(applied) if applied else "nothing to apply")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    with database(settings) as dsn:
+        asyncio.run(migrate(dsn))
+        loaded = asyncio.run(load_demo(dsn))
+    print("demo program loaded" if loaded else "the program already has rules; catalog refreshed")
+    return 0
+
+
+def cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
+    async def create(dsn: str) -> str:
+        async with open_pool(dsn) as pool:
+            return await service.create_api_key(pool, Role(args.role), args.store, args.label)
+
+    with database(settings) as dsn:
+        print(asyncio.run(create(dsn)))
+    return 0
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    print(issue_customer_token(args.customer, settings.require_jwt_secret(), settings.jwt_algorithm))
+    return 0
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    async def check(dsn: str) -> list[service.audit.Violation]:
+        async with open_pool(dsn) as pool:
+            return await service.verify_ledger(pool)
+
+    with database(settings) as dsn:
+        violations = asyncio.run(check(dsn))
+    if not violations:
+        print("ledger verified: every invariant holds")
+        return 0
+    print(f"ledger NOT verified: {len(violations)} violation(s)")
+    for violation in violations:
+        print(f"  [{violation.check}] customer {violation.customer_id}: {violation.detail}")
+    return 1
+
+
+def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from loyalty.api.schema import build_schema
+
+    sdl = build_schema().as_str() + "\n"
+    if args.check:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != sdl:
+            print(f"{SCHEMA_PATH} is out of date: run python -m loyalty export-schema")
+            return 1
+        print(f"{SCHEMA_PATH} is up to date")
+        return 0
+    SCHEMA_PATH.write_text(sdl)
+    print(f"wrote {SCHEMA_PATH}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m loyalty", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="migrate, load the demo program, print keys and serve")
+    commands.add_parser("serve", help="serve GraphQL")
+    commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser("demo", help="load the demo pizza program")
+    apikey = commands.add_parser("apikey", help="manage API keys")
+    apikey_commands = apikey.add_subparsers(dest="action", required=True)
+    create = apikey_commands.add_parser("create", help="print a new API key")
+    create.add_argument("--role", choices=[Role.POS.value, Role.ADMIN.value], required=True)
+    create.add_argument("--store", help="bind a POS key to one store")
+    create.add_argument("--label", default="")
+    token = commands.add_parser("token", help="print a customer token (JWT)")
+    token.add_argument("customer")
+    commands.add_parser("verify", help="check the ledger invariants")
+    export = commands.add_parser("export-schema", help="write schema/schema.graphql")
+    export.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    return root
+
+
+HANDLERS = {
+    "run": cmd_run,
+    "serve": cmd_serve,
+    "migrate": cmd_migrate,
+    "demo": cmd_demo,
+    "apikey": cmd_apikey,
+    "token": cmd_token,
+    "verify": cmd_verify,
+    "export-schema": cmd_export_schema,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(message)s", stream=sys.stderr)
+    return HANDLERS[args.command](settings, args)

@@ -1,0 +1,88 @@
+"""Settings, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.config import Config
+from starlette.datastructures import Secret
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+class ConfigError(Exception):
+    """The service is misconfigured."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    host: str
+    port: int
+    database_url: Secret | None
+    state_dir: Path
+    jwt_secret: Secret | None
+    jwt_algorithm: str
+    max_body_bytes: int
+    max_query_depth: int
+    pool_min_size: int
+    pool_max_size: int
+    log_level: str
+
+    @property
+    def development(self) -> bool:
+        return self.environment == DEVELOPMENT
+
+    def require_jwt_secret(self) -> str:
+        if self.jwt_secret is None:
+            raise ConfigError("LOYALTY_JWT_SECRET is required outside development")
+        return str(self.jwt_secret)
+
+
+def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
+    config = Config(environ=environ)
+    environment = config("LOYALTY_ENV", default=PRODUCTION)
+    if environment not in (DEVELOPMENT, PRODUCTION):
+        raise ConfigError(f"LOYALTY_ENV must be {DEVELOPMENT} or {PRODUCTION}, not {environment!r}")
+    state_dir = Path(config("LOYALTY_STATE_DIR", default=".loyalty")).resolve()
+    algorithm = config("LOYALTY_JWT_ALGORITHM", default="HS256")
+    if algorithm not in JWT_ALGORITHMS:
+        raise ConfigError(f"LOYALTY_JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
+    url = config("LOYALTY_DATABASE_URL", cast=Secret, default=None)
+    return Settings(
+        environment=environment,
+        host=config("LOYALTY_HOST", default="127.0.0.1"),
+        port=config("LOYALTY_PORT", cast=int, default=8000),
+        database_url=url if url and str(url) else None,
+        state_dir=state_dir,
+        jwt_secret=_jwt_secret(config, environment, state_dir),
+        jwt_algorithm=algorithm,
+        max_body_bytes=config("LOYALTY_MAX_BODY_BYTES", cast=int, default=1_000_000),
+        max_query_depth=config("LOYALTY_MAX_QUERY_DEPTH", cast=int, default=10),
+        pool_min_size=config("LOYALTY_POOL_MIN_SIZE", cast=int, default=2),
+        pool_max_size=config("LOYALTY_POOL_MAX_SIZE", cast=int, default=10),
+        log_level=config("LOYALTY_LOG_LEVEL", default="INFO"),
+    )
+
+
+def _jwt_secret(config: Config, environment: str, state_dir: Path) -> Secret | None:
+    secret = config("LOYALTY_JWT_SECRET", default="")
+    if secret:
+        if len(secret) < 32:
+            raise ConfigError("LOYALTY_JWT_SECRET must be at least 32 characters")
+        return Secret(secret)
+    if environment != DEVELOPMENT:
+        return None
+    # Development keeps a generated secret in the state folder so demo tokens survive restarts.
+    path = state_dir / "jwt-secret"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return Secret(path.read_text().strip())

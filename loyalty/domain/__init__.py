@@ -1,0 +1,1 @@
+"""The pure core: frozen dataclasses and functions, no I/O."""

@@ -1,0 +1,98 @@
+"""A purchase as the POS posts it, and the limits that keep it sane."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty.errors import ValidationError
+
+CHANNELS = ("pos", "app", "web")
+MAX_LINES = 500
+MAX_QUANTITY = 10_000
+MAX_UNIT_PRICE = 100_000_000  # 1,000,000.00 in minor units: no till rings more than that
+MAX_ID_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class CartLine:
+    sku: str
+    quantity: int
+    unit_price: int
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True)
+class PurchaseRequest:
+    customer_id: str
+    store_id: str
+    transaction_id: str
+    channel: str
+    occurred_at: datetime
+    lines: tuple[CartLine, ...]
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.amount for line in self.lines)
+
+    def fingerprint(self) -> bytes:
+        """A digest of everything that makes this purchase this purchase."""
+        content = {
+            "customer": self.customer_id,
+            "channel": self.channel,
+            "at": self.occurred_at.isoformat(),
+            "lines": [[line.sku, line.quantity, line.unit_price] for line in self.lines],
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).digest()
+
+
+def validate_identifier(field: str, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValidationError(field, f"{field} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(field, f"{field} is longer than {MAX_ID_LENGTH} characters")
+    if not value.isprintable():
+        raise ValidationError(field, f"{field} contains control characters")
+    return value
+
+
+def validate_purchase(request: PurchaseRequest) -> PurchaseRequest:
+    """Return the request with identifiers trimmed, or raise naming the first bad field."""
+    if request.channel not in CHANNELS:
+        raise ValidationError("channel", f"channel must be one of {', '.join(CHANNELS)}")
+    if request.occurred_at.tzinfo is None:
+        raise ValidationError("occurredAt", "occurredAt must include a timezone offset")
+    if not request.lines:
+        raise ValidationError("lines", "a purchase needs at least one line")
+    if len(request.lines) > MAX_LINES:
+        raise ValidationError("lines", f"a purchase has at most {MAX_LINES} lines")
+    lines = tuple(_validate_line(index, line) for index, line in enumerate(request.lines))
+    return PurchaseRequest(
+        customer_id=validate_identifier("customerId", request.customer_id),
+        store_id=validate_identifier("storeId", request.store_id),
+        transaction_id=validate_identifier("transactionId", request.transaction_id),
+        channel=request.channel,
+        occurred_at=request.occurred_at,
+        lines=lines,
+    )
+
+
+def _validate_line(index: int, line: CartLine) -> CartLine:
+    field = f"lines[{index}]"
+    sku = validate_identifier(f"{field}.sku", line.sku)
+    if not 0 < line.quantity <= MAX_QUANTITY:
+        raise ValidationError(
+            f"{field}.quantity", f"quantity must be between 1 and {MAX_QUANTITY}"
+        )
+    if not 0 <= line.unit_price <= MAX_UNIT_PRICE:
+        raise ValidationError(
+            f"{field}.unitPrice",
+            f"unitPrice must be between 0 and {MAX_UNIT_PRICE} minor units",
+        )
+    return CartLine(sku=sku, quantity=line.quantity, unit_price=line.unit_price)

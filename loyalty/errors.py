@@ -1,0 +1,75 @@
+"""Domain errors a client can act on; each docstring is its default message."""
+
+from __future__ import annotations
+
+
+class LoyaltyError(Exception):
+    """The request cannot be carried out."""
+
+    code = "LOYALTY_ERROR"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or self.code).strip()
+        super().__init__(self.message)
+
+
+class ValidationError(LoyaltyError):
+    """The input is not valid."""
+
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class IdempotencyConflictError(LoyaltyError):
+    """This idempotency key was already used for a different request."""
+
+    code = "IDEMPOTENCY_CONFLICT"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"{key!r} was already used for a different request; "
+            "send the original request again or use a new key"
+        )
+
+
+class InsufficientPointsError(LoyaltyError):
+    """The balance does not cover this."""
+
+    code = "INSUFFICIENT_POINTS"
+
+    def __init__(self, balance: int, requested: int) -> None:
+        self.balance = balance
+        self.requested = requested
+        super().__init__(f"balance is {balance} points, {requested} points were requested")
+
+
+class CustomerNotFoundError(LoyaltyError):
+    """No such customer."""
+
+    code = "CUSTOMER_NOT_FOUND"
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        super().__init__(f"customer {customer_id!r} has no account")
+
+
+class AuthenticationError(LoyaltyError):
+    """A valid API key or customer token is required."""
+
+    code = "UNAUTHENTICATED"
+
+
+class PermissionDeniedError(LoyaltyError):
+    """This key or token may not do that."""
+
+    code = "FORBIDDEN"
+
+
+class UnavailableError(LoyaltyError):
+    """The database is not reachable right now; retry shortly."""
+
+    code = "UNAVAILABLE"

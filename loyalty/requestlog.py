@@ -1,0 +1,102 @@
+"""One structured log line per request, and a cap on request bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("loyalty.request")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    """Refuses bodies over max_body_bytes before they are read, and logs every request."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+
+        async def send_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["sent"] = True
+            await send(message)
+
+        try:
+            if self._declared_length(scope) > self.max_body_bytes:
+                await self._refuse(send_status)
+            else:
+                await self.app(scope, self._counting(receive), send_status)
+        except BodyTooLarge:
+            if not status["sent"]:
+                await self._refuse(send_status)
+        finally:
+            self._log(scope, int(status["code"]), time.perf_counter() - started)
+
+    def _declared_length(self, scope: Scope) -> int:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return 0
+        return 0
+
+    def _counting(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body_bytes:
+                raise BodyTooLarge
+            return message
+
+        return counted
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "errors": [
+                    {
+                        "message": f"request body is larger than {self.max_body_bytes} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                    }
+                ]
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _log(self, scope: Scope, status: int, seconds: float) -> None:
+        state: dict[str, Any] = scope.get("state", {})
+        line = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "ms": round(seconds * 1000, 2),
+            "operation": state.get("operation"),
+            "outcome": state.get("outcome") or ("ok" if status < 400 else "error"),
+        }
+        log.info(json.dumps(line))

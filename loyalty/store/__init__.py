@@ -1,0 +1,1 @@
+"""The only place that speaks to PostgreSQL: one function per statement."""

@@ -1,0 +1,87 @@
+"""Accounts: one row per customer holding the balance the ledger adds up to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty.store.database import Connection
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    customer_id: str
+    balance: int
+    lifetime_points: int
+    created_at: datetime
+
+
+async def credit_account(conn: Connection, customer_id: str, points: int) -> int:
+    """Create the account on first sight and add earned points; return the new balance."""
+    balance: int = await conn.fetchval(
+        """
+        INSERT INTO accounts AS a (customer_id, balance, lifetime_points)
+        VALUES ($1, $2, $2)
+        ON CONFLICT (customer_id) DO UPDATE
+        SET balance = a.balance + $2,
+            lifetime_points = a.lifetime_points + $2,
+            updated_at = now()
+        RETURNING balance
+        """,
+        customer_id,
+        points,
+    )
+    return balance
+
+
+async def lock_account(conn: Connection, customer_id: str) -> AccountRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT customer_id, balance, lifetime_points, created_at
+        FROM accounts WHERE customer_id = $1 FOR UPDATE
+        """,
+        customer_id,
+    )
+    return AccountRow(**row) if row else None
+
+
+async def change_balance(conn: Connection, customer_id: str, points: int) -> int:
+    """Add (or take) points on a locked account without counting them as earned."""
+    balance: int = await conn.fetchval(
+        """
+        UPDATE accounts SET balance = balance + $2, updated_at = now()
+        WHERE customer_id = $1 RETURNING balance
+        """,
+        customer_id,
+        points,
+    )
+    return balance
+
+
+async def get_account(conn: Connection, customer_id: str) -> AccountRow | None:
+    row = await conn.fetchrow(
+        """
+        SELECT customer_id, balance, lifetime_points, created_at
+        FROM accounts WHERE customer_id = $1
+        """,
+        customer_id,
+    )
+    return AccountRow(**row) if row else None
+
+
+async def ensure_account(conn: Connection, customer_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO accounts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING",
+        customer_id,
+    )
+
+
+async def get_accounts(conn: Connection, customer_ids: list[str]) -> dict[str, AccountRow]:
+    rows = await conn.fetch(
+        """
+        SELECT customer_id, balance, lifetime_points, created_at
+        FROM accounts WHERE customer_id = ANY($1::text[])
+        """,
+        customer_ids,
+    )
+    return {row["customer_id"]: AccountRow(**row) for row in rows}
