@@ -17,6 +17,7 @@ from loyalty import service
 from loyalty.config import Settings, load_settings
 from loyalty.domain.access import Role
 from loyalty.embedded import EmbeddedPostgres
+from loyalty.store.audit import Violation
 from loyalty.store.database import Pool, connect, create_pool
 from loyalty.store.migrations import apply_migrations
 from loyalty.tokens import issue_customer_token
@@ -148,12 +149,14 @@ def cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
-    print(issue_customer_token(args.customer, settings.require_jwt_secret(), settings.jwt_algorithm))
+    print(
+        issue_customer_token(args.customer, settings.require_jwt_secret(), settings.jwt_algorithm)
+    )
     return 0
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    async def check(dsn: str) -> list[service.audit.Violation]:
+    async def check(dsn: str) -> list[Violation]:
         async with open_pool(dsn) as pool:
             return await service.verify_ledger(pool)
 

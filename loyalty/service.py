@@ -257,9 +257,7 @@ async def create_api_key(pool: Pool, role: Role, store_id: str | None, label: st
         store_id = validate_identifier("store", store_id)
     key = generate_api_key()
     async with transaction(pool) as conn:
-        await apikeys.insert_api_key(
-            conn, key.prefix, key.secret_hash, role.value, store_id, label
-        )
+        await apikeys.insert_api_key(conn, key.prefix, key.secret_hash, role.value, store_id, label)
     return key.plaintext
 
 
@@ -312,10 +310,14 @@ async def accounts_by_ids(
 async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
     """Load a program, its catalog and rules into an empty database; False if it had rules."""
     program = seed["program"]
-    products = [catalog.ProductRow(**{"family": None, "size_rank": None, **p}) for p in seed["products"]]
+    products = [
+        catalog.ProductRow(**{"family": None, "size_rank": None, **p}) for p in seed["products"]
+    ]
     await upsert_products(pool, products)
     async with transaction(pool) as conn:
-        await catalog.ensure_program(conn, program["name"], program["currency"], program["timezone"])
+        await catalog.ensure_program(
+            conn, program["name"], program["currency"], program["timezone"]
+        )
         if await catalog.count_rules(conn) > 0:
             return False
         for rule in seed["rules"]:

@@ -147,8 +147,7 @@ class Mutation:
         self, info: Info, products: list[ProductInput]
     ) -> UpsertProductsResult:
         rows = [
-            ProductRow(p.sku, p.name, p.category, p.family, p.size_rank, p.price)
-            for p in products
+            ProductRow(p.sku, p.name, p.category, p.family, p.size_rank, p.price) for p in products
         ]
         try:
             count = await service.upsert_products(info.context.pool, rows)

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import strawberry
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     MaxAliasesLimiter,
-    SchemaExtension,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from loyalty.api import errors
 from loyalty.api.auth import resolve_principal
@@ -42,8 +44,15 @@ class OperationLog(SchemaExtension):
         state["outcome"] = "error" if result is not None and result.errors else "ok"
 
 
+class LoyaltySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Quiet: ErrorPolicy logs the bugs; the rest are the client's own mistakes."""
+
+
 def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry.Schema:
-    return strawberry.Schema(
+    return LoyaltySchema(
         query=Query,
         mutation=Mutation,
         types=[errors.InvalidInputError],

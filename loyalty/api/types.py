@@ -178,7 +178,9 @@ class Customer:
             for row in page.entries
         ]
         end = edges[-1].cursor if edges else None
-        return LedgerConnection(edges, PageInfo(has_next_page=page.has_next, end_cursor=end))
+        return LedgerConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end)
+        )
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Customer:

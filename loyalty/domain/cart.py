@@ -87,9 +87,7 @@ def _validate_line(index: int, line: CartLine) -> CartLine:
     field = f"lines[{index}]"
     sku = validate_identifier(f"{field}.sku", line.sku)
     if not 0 < line.quantity <= MAX_QUANTITY:
-        raise ValidationError(
-            f"{field}.quantity", f"quantity must be between 1 and {MAX_QUANTITY}"
-        )
+        raise ValidationError(f"{field}.quantity", f"quantity must be between 1 and {MAX_QUANTITY}")
     if not 0 <= line.unit_price <= MAX_UNIT_PRICE:
         raise ValidationError(
             f"{field}.unitPrice",

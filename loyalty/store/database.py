@@ -8,13 +8,16 @@ from contextlib import asynccontextmanager
 from typing import TypeAlias
 
 import asyncpg
+import asyncpg.pool
 
 from loyalty.errors import UnavailableError
 
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
+Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
+)
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 
-UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
@@ -23,6 +26,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
 )
+
+PING_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)
 
 
 async def _init_connection(conn: Connection) -> None:
@@ -67,5 +72,5 @@ async def ping(pool: Pool) -> bool:
     try:
         async with pool.acquire(timeout=2) as conn:
             return bool(await conn.fetchval("SELECT 1", timeout=2))
-    except (*UNAVAILABLE_ERRORS, TimeoutError):
+    except PING_ERRORS:
         return False

@@ -14,6 +14,7 @@ def migrations_dir() -> Path:
     beside = Path(__file__).resolve().parents[2] / "db" / "migrations"
     return beside if beside.is_dir() else Path.cwd() / "db" / "migrations"
 
+
 LOCK_ID = 0x10_7A_17  # any constant shared by every process that migrates
 NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 

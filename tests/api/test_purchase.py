@@ -25,7 +25,9 @@ mutation Record($input: PurchaseInput!) {
 """
 
 
-def purchase(transaction_id: str = "T-1", customer_id: str = "alice", **changes: object) -> dict:
+def purchase(
+    transaction_id: str = "T-1", customer_id: str = "alice", **changes: object
+) -> dict[str, object]:
     body: dict[str, object] = {
         "customerId": customer_id,
         "storeId": "S1",
@@ -40,7 +42,7 @@ def purchase(transaction_id: str = "T-1", customer_id: str = "alice", **changes:
     return body
 
 
-async def program(pool: Pool, rule: dict | None = None) -> None:
+async def program(pool: Pool, rule: dict[str, object] | None = None) -> None:
     await service.upsert_products(
         pool,
         [
@@ -80,6 +82,7 @@ async def test_a_purchase_earns_base_points_and_creates_the_customer(
     assert [line["points"] for line in result["purchase"]["lines"]] == [14, 5]
     assert await ledger_of(pool, "alice") == [("earn", 19, 19)]
     account = await pool.fetchrow("SELECT balance, lifetime_points FROM accounts")
+    assert account is not None
     assert dict(account) == {"balance": 19, "lifetime_points": 19}
 
 
@@ -165,10 +168,14 @@ async def test_bad_input_is_a_typed_error_and_writes_nothing(
     await program(pool)
     cases = [
         (purchase(lines=[]), "lines"),
-        (purchase(lines=[{"sku": "PEPP-L", "quantity": -1, "unitPrice": 1499}]),
-         "lines[0].quantity"),
-        (purchase(lines=[{"sku": "PEPP-L", "quantity": 1, "unitPrice": 2_000_000_000}]),
-         "lines[0].unitPrice"),
+        (
+            purchase(lines=[{"sku": "PEPP-L", "quantity": -1, "unitPrice": 1499}]),
+            "lines[0].quantity",
+        ),
+        (
+            purchase(lines=[{"sku": "PEPP-L", "quantity": 1, "unitPrice": 2_000_000_000}]),
+            "lines[0].unitPrice",
+        ),
         (purchase(customerId="  "), "customerId"),
     ]
     for body, field in cases:

@@ -46,7 +46,8 @@ def test_identifiers_are_trimmed_and_fingerprint_ignores_the_key() -> None:
     clean = validate_purchase(request(CartLine(" A ", 1, 1), customer_id=" c1 "))
     assert clean.customer_id == "c1"
     assert clean.lines[0].sku == "A"
-    assert clean.fingerprint() == validate_purchase(
-        request(CartLine("A", 1, 1), transaction_id="T2")
-    ).fingerprint()
+    assert (
+        clean.fingerprint()
+        == validate_purchase(request(CartLine("A", 1, 1), transaction_id="T2")).fingerprint()
+    )
     assert clean.fingerprint() != validate_purchase(request(CartLine("A", 2, 1))).fingerprint()

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "loyalty"
 
 
 def imported_modules(path: Path) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
@@ -36,6 +36,6 @@ def test_strawberry_only_in_api() -> None:
 def test_domain_imports_nothing_of_ours_but_domain_and_errors() -> None:
     for path in (PACKAGE / "domain").rglob("*.py"):
         ours = {n for n in imported_modules(path) if n.startswith("loyalty")}
-        assert ours <= {"loyalty.errors"} | {
-            n for n in ours if n.startswith("loyalty.domain")
-        }, path
+        assert ours <= {"loyalty.errors"} | {n for n in ours if n.startswith("loyalty.domain")}, (
+            path
+        )

@@ -1,0 +1,65 @@
+"""Health endpoints, request logs, and masking of unexpected errors."""
+
+import json
+import logging
+
+import httpx
+import pytest
+
+from loyalty.app import create_app
+from loyalty.config import Settings
+from loyalty.store.database import Pool
+from tests.support import gql
+
+
+async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] is True
+
+
+async def test_readyz_reports_a_database_that_does_not_answer(dsn: str, settings: Settings) -> None:
+    from loyalty.store.database import create_pool
+
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    app = create_app(settings, pool=pool)
+    await pool.close()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
+    ) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {"status": "unavailable", "database": False}
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_one_log_line_per_request_without_secrets(
+    client: httpx.AsyncClient, pos_key: str, dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="loyalty.request"):
+        await gql(client, 'query Lookup { customer(id: "x") { id } }', auth=pos_key)
+        await client.get("/healthz")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loyalty.request"]
+    assert len(lines) == 2
+    graphql, health = lines
+    assert graphql["operation"] == "Lookup"
+    assert graphql["outcome"] == "ok"
+    assert graphql["status"] == 200
+    assert graphql["ms"] > 0
+    assert health["path"] == "/healthz"
+    logged = caplog.text
+    assert pos_key not in logged
+    assert pos_key.split("_")[2] not in logged
+    assert dsn not in logged
+
+
+async def test_unexpected_errors_are_masked_in_production(
+    client: httpx.AsyncClient, pool: Pool, pos_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await pool.execute("ALTER TABLE accounts RENAME COLUMN lifetime_points TO broken")
+    with caplog.at_level(logging.ERROR, logger="loyalty.errors"):
+        body = await gql(client, '{ customer(id: "x") { id } }', auth=pos_key)
+    assert body["errors"][0]["message"] == "Internal server error."
+    assert "broken" not in json.dumps(body) and "lifetime_points" not in json.dumps(body)
+    assert "lifetime_points" in caplog.text  # the operator still sees what went wrong

@@ -1,0 +1,73 @@
+"""The command line, run as a user runs it, against a real database."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from loyalty import service
+from loyalty.store.database import Pool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def loyalty(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LOYALTY_DATABASE_URL": dsn, "LOYALTY_ENV": "production"}
+    env.pop("LOYALTY_JWT_SECRET", None)
+    return subprocess.run(
+        [sys.executable, "-m", "loyalty", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_apikey_create_prints_only_the_key_and_stores_a_hash(dsn: str, pool: Pool) -> None:
+    done = loyalty(dsn, "apikey", "create", "--role", "pos", "--store", "S1")
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert done.stdout == key + "\n"
+    principal = await service.principal_for_api_key(pool, key)
+    assert principal is not None
+    assert (principal.role.value, principal.store_id) == ("pos", "S1")
+    stored = await pool.fetchrow("SELECT prefix, secret_hash FROM api_keys")
+    assert stored is not None
+    assert key.split("_")[2].encode() not in bytes(stored["secret_hash"])
+    assert key.split("_")[2] not in str(dict(stored))
+
+
+async def test_verify_passes_on_a_sound_ledger_and_reports_a_broken_one(
+    dsn: str, pool: Pool
+) -> None:
+    await service.adjust_points(
+        pool, customer_id="alice", points=10, reason="gift", idempotency_key="g1"
+    )
+    good = loyalty(dsn, "verify")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "verified" in good.stdout
+    await pool.execute("UPDATE accounts SET balance = 999 WHERE customer_id = 'alice'")
+    await pool.execute("INSERT INTO accounts (customer_id, balance) VALUES ('bob', -5)")
+    bad = loyalty(dsn, "verify")
+    assert bad.returncode == 1
+    assert "customer alice: balance 999, entries add up to 10" in bad.stdout
+    assert "customer bob: balance -5" in bad.stdout
+    assert dsn not in bad.stdout + bad.stderr
+
+
+async def test_migrate_is_a_no_op_on_a_migrated_database(dsn: str) -> None:
+    done = loyalty(dsn, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "nothing to apply"
+
+
+def test_the_committed_schema_matches_the_code() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loyalty", "export-schema", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
