@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -79,6 +80,20 @@ async def demo_keys(dsn: str, settings: Settings) -> dict[str, str]:
     return keys
 
 
+class Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Return after a graceful stop instead of re-raising the signal, so the caller
+        # still stops the embedded database on Ctrl-C and SIGTERM.
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def serve(settings: Settings, dsn: str) -> None:
     from loyalty.app import create_app
 
@@ -90,7 +105,7 @@ def serve(settings: Settings, dsn: str) -> None:
         log_config=None,
         lifespan="on",
     )
-    uvicorn.Server(config).run()
+    Server(config).run()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

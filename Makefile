@@ -1,0 +1,51 @@
+# Development entry points. `make run` serves the demo; `make test` is what CI runs.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EMBEDDED_PGDATA := $(CURDIR)/.loyalty/pgdata
+LOYALTY_ENV ?= development
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check fmt schema clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(STAMP) ## Create .venv and install the locked dependencies
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+run: install ## Start the embedded database, load the demo and serve on :8000
+	LOYALTY_ENV=$(LOYALTY_ENV) $(PY) -m loyalty run
+
+test: install ## Run the test suite (extra flags in PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: install ## Formatting, lint and types
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	$(PY) -m mypy loyalty tests
+
+fmt: install ## Format and apply lint fixes
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+schema: install ## Export the GraphQL schema to schema/schema.graphql
+	$(PY) -m loyalty export-schema
+
+# The embedded server belongs to the account that owns its data directory: as root that is an
+# unprivileged user, since PostgreSQL refuses to run as root.
+clean: ## Stop the embedded database, then remove .loyalty and .venv
+	@if [ -f $(EMBEDDED_PGDATA)/postmaster.pid ]; then \
+		pg_ctl=$$(command -v pg_ctl || ls -d /usr/lib/postgresql/*/bin/pg_ctl 2>/dev/null | sort -V | tail -n 1); \
+		as=""; [ "$$(id -u)" != 0 ] || as="runuser -u $$(stat -c %U $(EMBEDDED_PGDATA)) --"; \
+		[ -z "$$pg_ctl" ] || $$as $$pg_ctl -D $(EMBEDDED_PGDATA) -m fast -w stop || true; \
+	fi
+	rm -rf .loyalty $(VENV) *.egg-info build
