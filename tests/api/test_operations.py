@@ -63,3 +63,19 @@ async def test_unexpected_errors_are_masked_in_production(
     assert body["errors"][0]["message"] == "Internal server error."
     assert "broken" not in json.dumps(body) and "lifetime_points" not in json.dumps(body)
     assert "lifetime_points" in caplog.text  # the operator still sees what went wrong
+
+
+async def test_development_shows_the_real_error(
+    pool: Pool, pos_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loyalty.config import load_settings
+    from tests.support import JWT_SECRET
+
+    settings = load_settings({"LOYALTY_ENV": "development", "LOYALTY_JWT_SECRET": JWT_SECRET})
+    await pool.execute("ALTER TABLE accounts RENAME COLUMN lifetime_points TO broken")
+    app = create_app(settings, pool=pool)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
+    ) as client:
+        body = await gql(client, '{ customer(id: "x") { id } }', auth=pos_key)
+    assert "lifetime_points" in body["errors"][0]["message"]

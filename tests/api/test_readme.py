@@ -1,0 +1,48 @@
+"""The README's GraphQL examples run as printed, with the credential its section names."""
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+
+from loyalty import service
+from loyalty.store.database import Pool
+from tests.support import customer_token, gql
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+SEED = Path(__file__).resolve().parents[2] / "db" / "seed" / "demo.json"
+
+
+def examples() -> list[tuple[str, str]]:
+    """(section heading, query) for every graphql block, in order."""
+    found = []
+    heading = ""
+    for block in re.split(r"(?m)^(## .*)$", README.read_text()):
+        if block.startswith("## "):
+            heading = block
+            continue
+        found += [(heading, query) for query in re.findall(r"```graphql\n(.*?)```", block, re.S)]
+    return found
+
+
+async def test_every_readme_example_succeeds(
+    client: httpx.AsyncClient, pool: Pool, pos_key: str, admin_key: str
+) -> None:
+    await service.load_seed(pool, json.loads(SEED.read_text()))
+    credentials = {
+        "POS": pos_key,
+        "app": customer_token("demo-customer-1"),
+        "admin": admin_key,
+    }
+    ran = 0
+    for heading, query in examples():
+        [who] = [name for name in credentials if f"For an {name}" in heading or name in heading]
+        body = await gql(client, query, auth=credentials[who])
+        assert "errors" not in body, (heading, body)
+        text = json.dumps(body)
+        assert "Error" not in text, (heading, body)
+        ran += 1
+    assert ran == 4
+    me = await gql(client, "{ me { balance } }", auth=credentials["app"])
+    assert me["data"]["me"]["balance"] == 19 + 50  # the purchase, then the adjustment
