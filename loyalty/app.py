@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from loyalty.api.schema import LoyaltyGraphQL
 from loyalty.config import Settings
+from loyalty.errors import UnavailableError
 from loyalty.requestlog import RequestGuard
 from loyalty.store.database import Pool, create_pool, ping
 
@@ -64,6 +65,10 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
     async def home(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        error = {"message": str(exc), "extensions": {"code": UnavailableError.code}}
+        return JSONResponse({"errors": [error]}, status_code=503, headers={"Retry-After": "1"})
+
     graphql = LoyaltyGraphQL(holder, settings)
     app = Starlette(
         routes=[
@@ -73,5 +78,6 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
             Route("/graphql", graphql, methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
+        exception_handlers={UnavailableError: unavailable},
     )
     return RequestGuard(app, settings.max_body_bytes)

@@ -14,6 +14,7 @@ MAX_LINES = 500
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = 100_000_000  # 1,000,000.00 in minor units: no till rings more than that
 MAX_ID_LENGTH = 128
+MAX_SUBTOTAL = 1_000_000_000  # 10,000,000.00: keeps every amount a 32-bit GraphQL Int
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ def validate_purchase(request: PurchaseRequest) -> PurchaseRequest:
     if len(request.lines) > MAX_LINES:
         raise ValidationError("lines", f"a purchase has at most {MAX_LINES} lines")
     lines = tuple(_validate_line(index, line) for index, line in enumerate(request.lines))
+    if sum(line.amount for line in lines) > MAX_SUBTOTAL:
+        raise ValidationError("lines", f"a purchase totals at most {MAX_SUBTOTAL} minor units")
     return PurchaseRequest(
         customer_id=validate_identifier("customerId", request.customer_id),
         store_id=validate_identifier("storeId", request.store_id),

@@ -9,7 +9,7 @@ import pytest
 from loyalty.app import create_app
 from loyalty.config import Settings
 from loyalty.store.database import Pool
-from tests.support import gql
+from tests.support import customer_token, gql
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -79,3 +79,28 @@ async def test_development_shows_the_real_error(
     ) as client:
         body = await gql(client, '{ customer(id: "x") { id } }', auth=pos_key)
     assert "lifetime_points" in body["errors"][0]["message"]
+
+
+async def test_an_unreachable_database_is_a_clear_retryable_error(
+    dsn: str, settings: Settings, pool: Pool, pos_key: str
+) -> None:
+    from loyalty.store.database import create_pool
+
+    gone = await create_pool(dsn, min_size=1, max_size=1)
+    await gone.close()
+    app = create_app(settings, pool=gone)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
+    ) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": '{ customer(id: "x") { id } }'},
+            headers={"Authorization": f"Bearer {pos_key}"},
+        )
+        # a customer token needs no database to check, so the error arrives from the field
+        from_field = await gql(client, "{ me { balance } }", auth=customer_token("alice"))
+    assert from_field["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert "retry" in response.json()["errors"][0]["message"]

@@ -31,6 +31,7 @@ def request(*lines: CartLine, **overrides: object) -> PurchaseRequest:
         (request(CartLine("A", 1, 10**15)), "lines[0].unitPrice"),
         (request(CartLine("A", 1, 1), CartLine(" ", 1, 1)), "lines[1].sku"),
         (request(CartLine("A", 1, 1), customer_id=""), "customerId"),
+        (request(*[CartLine("A", 10_000, 100_000_000)] * 2), "lines"),
         (request(CartLine("A", 1, 1), transaction_id="x" * 129), "transactionId"),
         (request(CartLine("A", 1, 1), channel="fax"), "channel"),
         (request(CartLine("A", 1, 1), occurred_at=datetime(2026, 1, 1)), "occurredAt"),
