@@ -1,10 +1,9 @@
-"""Builds the Starlette app; the lifespan opens and closes the database pool."""
+"""Builds the Starlette app; the lifespan opens the pool and the rule book, and closes them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -16,47 +15,71 @@ from loyalty.api.schema import LoyaltyGraphQL
 from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.requestlog import RequestGuard
-from loyalty.store.database import Pool, create_pool, ping
+from loyalty.service import Pool, RuleBook
+from loyalty.store.database import create_pool, ping
 
 
-@dataclass
-class PoolHolder:
-    """The pool, opened by the lifespan or handed in by the caller."""
+class Runtime:
+    """The pool and rule book, opened by the lifespan or handed in by the caller."""
 
-    dsn: str | None
-    pool: Pool | None = None
-    owned: bool = field(default=False)
+    def __init__(self, dsn: str | None, pool: Pool | None) -> None:
+        self.dsn = dsn
+        self.given_pool = pool
+        self._pool = pool
+        self._rulebook: RuleBook | None = None
 
-    def __call__(self) -> Pool:
-        if self.pool is None:
+    @property
+    def pool(self) -> Pool:
+        if self._pool is None:
             raise RuntimeError("the database pool is not open")
-        return self.pool
+        return self._pool
+
+    @property
+    def rulebook(self) -> RuleBook:
+        if self._rulebook is None:
+            raise RuntimeError("the rule book is not open")
+        return self._rulebook
+
+    @property
+    def open(self) -> bool:
+        return self._pool is not None
+
+    async def start(self, settings: Settings) -> None:
+        if self._pool is None:
+            assert self.dsn is not None, "create_app needs a dsn or a pool"
+            self._pool = await create_pool(
+                self.dsn, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+            )
+        self._rulebook = RuleBook(self._pool, self.dsn)
+        await self._rulebook.start()
+
+    async def stop(self) -> None:
+        if self._rulebook is not None:
+            await self._rulebook.close()
+            self._rulebook = None
+        if self._pool is not None and self.given_pool is None:
+            await self._pool.close()
+            self._pool = None
 
 
 def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None = None) -> ASGIApp:
+    """The service; with a pool it uses that pool, with a dsn it also LISTENs for rule changes."""
     settings.require_jwt_secret()
-    holder = PoolHolder(dsn=dsn, pool=pool)
+    runtime = Runtime(dsn, pool)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if holder.pool is None:
-            assert holder.dsn is not None, "create_app needs a dsn or a pool"
-            holder.pool = await create_pool(
-                holder.dsn, min_size=settings.pool_min_size, max_size=settings.pool_max_size
-            )
-            holder.owned = True
+        await runtime.start(settings)
         try:
             yield
         finally:
-            if holder.owned and holder.pool is not None:
-                await holder.pool.close()
-                holder.pool = None
+            await runtime.stop()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        ready = holder.pool is not None and await ping(holder.pool)
+        ready = runtime.open and await ping(runtime.pool)
         return JSONResponse(
             {"status": "ok" if ready else "unavailable", "database": ready},
             status_code=200 if ready else 503,
@@ -69,13 +92,12 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
         error = {"message": str(exc), "extensions": {"code": UnavailableError.code}}
         return JSONResponse({"errors": [error]}, status_code=503, headers={"Retry-After": "1"})
 
-    graphql = LoyaltyGraphQL(holder, settings)
     app = Starlette(
         routes=[
             Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", LoyaltyGraphQL(runtime, settings), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
         exception_handlers={UnavailableError: unavailable},

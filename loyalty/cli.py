@@ -10,34 +10,55 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 
 import uvicorn
 
 from loyalty import service
-from loyalty.config import Settings, load_settings
+from loyalty.config import ConfigError, Settings, load_settings, resource
 from loyalty.domain.access import Role
-from loyalty.embedded import EmbeddedPostgres
+from loyalty.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from loyalty.errors import UnavailableError
 from loyalty.store.audit import Violation
 from loyalty.store.database import Pool, connect, create_pool
-from loyalty.store.migrations import apply_migrations
+from loyalty.store.migrations import apply_migrations, pending_migrations
 from loyalty.tokens import issue_customer_token
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "schema.graphql"
-SEED_PATH = Path(__file__).resolve().parents[1] / "db" / "seed" / "demo.json"
+SCHEMA_PATH = resource("schema", "schema.graphql")
+SEED_PATH = resource("db", "seed", "demo.json")
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message says what to do."""
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured database, or the embedded one, started if it is not running."""
+def database(settings: Settings, *, migrated: bool = True) -> Iterator[str]:
+    """The configured database, or the embedded one (started, and migrated, if need be)."""
     if settings.database_url is not None:
-        yield str(settings.database_url)
+        dsn = str(settings.database_url)
+        if migrated and (waiting := asyncio.run(pending(dsn))):
+            raise CommandError(
+                f"the database has {len(waiting)} pending migration(s): "
+                "run `python -m loyalty migrate` first"
+            )
+        yield dsn
         return
     embedded = EmbeddedPostgres(settings.state_dir / "pgdata")
     try:
-        yield embedded.start()
+        dsn = embedded.start()
+        if migrated:
+            asyncio.run(migrate(dsn))
+        yield dsn
     finally:
         embedded.stop()
+
+
+async def pending(dsn: str) -> list[str]:
+    conn = await connect(dsn)
+    try:
+        return await pending_migrations(conn)
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager
@@ -109,7 +130,7 @@ def serve(settings: Settings, dsn: str) -> None:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as dsn:
+    with database(settings, migrated=False) as dsn:
         applied = asyncio.run(migrate(dsn))
         print(f"migrations applied: {len(applied)}", file=sys.stderr)
         if asyncio.run(load_demo(dsn)):
@@ -139,17 +160,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as dsn:
+    with database(settings, migrated=False) as dsn:
         applied = asyncio.run(migrate(dsn))
     print("\n".join(applied) if applied else "nothing to apply")
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    with database(settings) as dsn:
+    with database(settings, migrated=False) as dsn:
         asyncio.run(migrate(dsn))
         loaded = asyncio.run(load_demo(dsn))
-    print("demo program loaded" if loaded else "the program already has rules; catalog refreshed")
+    print("demo program loaded" if loaded else "the program already has rules; nothing loaded")
     return 0
 
 
@@ -236,6 +257,10 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = load_settings()
-    logging.basicConfig(level=settings.log_level, format="%(message)s", stream=sys.stderr)
-    return HANDLERS[args.command](settings, args)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level, format="%(message)s", stream=sys.stderr)
+        return HANDLERS[args.command](settings, args)
+    except (CommandError, ConfigError, EmbeddedPostgresError, UnavailableError) as error:
+        print(f"loyalty: {error}", file=sys.stderr)
+        return 2

@@ -45,23 +45,36 @@ class Settings:
         return str(self.jwt_secret)
 
 
+def project_root() -> Path:
+    """The checkout this package runs from, or the working directory when it is installed."""
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+
+
+def resource(*parts: str) -> Path:
+    """A file shipped beside the package (db/, schema/)."""
+    return project_root().joinpath(*parts)
+
+
 def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     config = Config(environ=environ)
     environment = config("LOYALTY_ENV", default=PRODUCTION)
     if environment not in (DEVELOPMENT, PRODUCTION):
         raise ConfigError(f"LOYALTY_ENV must be {DEVELOPMENT} or {PRODUCTION}, not {environment!r}")
-    state_dir = Path(config("LOYALTY_STATE_DIR", default=".loyalty")).resolve()
+    state_dir = Path(config("LOYALTY_STATE_DIR", default=str(project_root() / ".loyalty")))
+    state_dir = state_dir.resolve()
     algorithm = config("LOYALTY_JWT_ALGORITHM", default="HS256")
     if algorithm not in JWT_ALGORITHMS:
         raise ConfigError(f"LOYALTY_JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}")
     url = config("LOYALTY_DATABASE_URL", cast=Secret, default=None)
+    url = url if url and str(url) else None
     return Settings(
         environment=environment,
         host=config("LOYALTY_HOST", default="127.0.0.1"),
         port=config("LOYALTY_PORT", cast=int, default=8000),
-        database_url=url if url and str(url) else None,
+        database_url=url,
         state_dir=state_dir,
-        jwt_secret=_jwt_secret(config, environment, state_dir),
+        jwt_secret=_jwt_secret(config, environment == DEVELOPMENT or url is None, state_dir),
         jwt_algorithm=algorithm,
         max_body_bytes=config("LOYALTY_MAX_BODY_BYTES", cast=int, default=1_000_000),
         max_query_depth=config("LOYALTY_MAX_QUERY_DEPTH", cast=int, default=10),
@@ -71,15 +84,16 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
     )
 
 
-def _jwt_secret(config: Config, environment: str, state_dir: Path) -> Secret | None:
+def _jwt_secret(config: Config, local: bool, state_dir: Path) -> Secret | None:
     secret = config("LOYALTY_JWT_SECRET", default="")
     if secret:
         if len(secret) < 32:
             raise ConfigError("LOYALTY_JWT_SECRET must be at least 32 characters")
         return Secret(secret)
-    if environment != DEVELOPMENT:
+    if not local:
         return None
-    # Development keeps a generated secret in the state folder so demo tokens survive restarts.
+    # In development, or on the embedded database, a secret generated into the state folder
+    # keeps demo tokens valid across restarts and lets `loyalty token` sign what `run` accepts.
     path = state_dir / "jwt-secret"
     if not path.exists():
         state_dir.mkdir(parents=True, exist_ok=True)

@@ -12,10 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("loyalty.request")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class RequestGuard:
     """Refuses bodies over max_body_bytes before they are read, and logs every request."""
 
@@ -28,24 +24,41 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = {"code": 500, "sent": False}
+        status = {"code": 500}
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                status["sent"] = True
             await send(message)
 
         try:
-            if self._declared_length(scope) > self.max_body_bytes:
+            # The whole body is read here, before the app sees it: a GraphQL request is small,
+            # and a large one, declared or chunked, is refused before anything is parsed.
+            body = await self._read_body(scope, receive)
+            if body is None:
                 await self._refuse(send_status)
             else:
-                await self.app(scope, self._counting(receive), send_status)
-        except BodyTooLarge:
-            if not status["sent"]:
-                await self._refuse(send_status)
+                await self.app(scope, _replay(body, receive), send_status)
         finally:
-            self._log(scope, int(status["code"]), time.perf_counter() - started)
+            self._log(scope, status["code"], time.perf_counter() - started)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes | None:
+        if self._declared_length(scope) > self.max_body_bytes:
+            return None
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     def _declared_length(self, scope: Scope) -> int:
         for name, value in scope["headers"]:
@@ -55,19 +68,6 @@ class RequestGuard:
                 except ValueError:
                     return 0
         return 0
-
-    def _counting(self, receive: Receive) -> Receive:
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body_bytes:
-                raise BodyTooLarge
-            return message
-
-        return counted
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -100,3 +100,16 @@ class RequestGuard:
             "outcome": state.get("outcome") or ("ok" if status < 400 else "error"),
         }
         log.info(json.dumps(line))
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -24,7 +24,7 @@ from loyalty.domain.access import Role
 from loyalty.embedded import EmbeddedPostgres
 from loyalty.store.database import Pool, connect, create_pool
 from loyalty.store.migrations import apply_migrations
-from tests.support import JWT_SECRET
+from tests.support import JWT_SECRET, serving
 
 TEMPLATE = "loyalty_template"
 _numbers = itertools.count()
@@ -98,10 +98,8 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(pool: Pool, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, pool=pool)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://loyalty.test") as client:
+async def client(pool: Pool, settings: Settings, dsn: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(create_app(settings, pool=pool, dsn=dsn)) as client:
         yield client
 
 
@@ -116,13 +114,13 @@ async def admin_key(pool: Pool) -> str:
 
 
 @pytest.fixture
-async def live_url(pool: Pool, settings: Settings) -> AsyncIterator[str]:
+async def live_url(pool: Pool, settings: Settings, dsn: str) -> AsyncIterator[str]:
     """The app served over real HTTP on a free loopback port, for concurrent clients."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(settings, pool=pool), log_config=None, access_log=False, lifespan="on"
+        create_app(settings, pool=pool, dsn=dsn), log_config=None, access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

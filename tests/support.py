@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from starlette.types import ASGIApp, Message
 
 from loyalty.tokens import issue_customer_token
 
@@ -29,3 +33,26 @@ async def gql(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client for app, with its lifespan run around it as a server would."""
+    inbox: asyncio.Queue[Message] = asyncio.Queue()
+    outbox: asyncio.Queue[Message] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task: asyncio.Task[None] = asyncio.create_task(
+        app(scope, inbox.get, outbox.put)  # type: ignore[arg-type]
+    )
+    await inbox.put({"type": "lifespan.startup"})
+    started = await outbox.get()
+    assert started["type"] == "lifespan.startup.complete", started
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://loyalty.test") as client:
+            yield client
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        stopped = await outbox.get()
+        await task
+        assert stopped["type"] == "lifespan.shutdown.complete", stopped

@@ -12,7 +12,7 @@ from loyalty.api.context import Info
 from loyalty.config import Settings
 from loyalty.domain.access import KEY_PREFIX, Principal, Role
 from loyalty.errors import AuthenticationError
-from loyalty.store.database import Pool
+from loyalty.service import Pool
 from loyalty.tokens import customer_id_from_token
 
 NO_CREDENTIALS = "send 'Authorization: Bearer <API key or customer token>'"

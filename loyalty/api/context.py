@@ -14,9 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from loyalty import service
 from loyalty.config import Settings
 from loyalty.domain.access import Principal
-from loyalty.store.accounts import AccountRow
-from loyalty.store.database import Pool
-from loyalty.store.purchases import LineRow, PurchaseRow
+from loyalty.service import AccountRow, LineRow, Pool, PurchaseRow, RuleBook
 
 
 @dataclass
@@ -37,6 +35,7 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     pool: Pool
+    rulebook: RuleBook
     settings: Settings
     principal: Principal | None
     auth_problem: str | None

@@ -10,6 +10,8 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from loyalty import errors as domain
+from loyalty import service
+from loyalty.api.scalars import BigInt
 
 log = logging.getLogger("loyalty.errors")
 
@@ -32,13 +34,35 @@ class IdempotencyConflictError(Error):
 
 @strawberry.type
 class InsufficientPointsError(Error):
-    balance: int
-    requested: int
+    balance: BigInt
+    requested: BigInt
 
 
 @strawberry.type
 class StoreNotAllowedError(Error):
     store_id: str
+
+
+@strawberry.type
+class RuleNotFoundError(Error):
+    rule_id: strawberry.ID
+
+
+def rule_id(id: strawberry.ID) -> int:
+    """A rule id from the client; one that cannot exist is simply not found."""
+    try:
+        number = int(id)
+    except ValueError:
+        number = 0
+    if not 0 < number < 2**63:
+        raise service.RuleNotFoundError(0)
+    return number
+
+
+def rule_not_found(error: service.RuleNotFoundError) -> RuleNotFoundError:
+    return RuleNotFoundError(
+        code=error.code, message=error.message, rule_id=strawberry.ID(str(error.rule_id))
+    )
 
 
 def invalid_input(error: domain.ValidationError) -> InvalidInputError:
@@ -53,7 +77,10 @@ def idempotency_conflict(error: domain.IdempotencyConflictError) -> IdempotencyC
 
 def insufficient_points(error: domain.InsufficientPointsError) -> InsufficientPointsError:
     return InsufficientPointsError(
-        code=error.code, message=error.message, balance=error.balance, requested=error.requested
+        code=error.code,
+        message=error.message,
+        balance=BigInt(error.balance),
+        requested=BigInt(error.requested),
     )
 
 

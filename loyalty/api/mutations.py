@@ -11,17 +11,21 @@ from loyalty import errors as domain
 from loyalty import service
 from loyalty.api import errors
 from loyalty.api.auth import IsAdmin, IsStaff
+from loyalty.api.carts import CartInput, PurchaseLineInput, QuoteResult, cart_of
 from loyalty.api.context import Info
-from loyalty.api.types import Channel, LedgerEntry, Purchase, PurchaseLine, RuleAward
+from loyalty.api.rules import RuleInput
+from loyalty.api.scalars import BigInt
+from loyalty.api.types import (
+    Channel,
+    LedgerEntry,
+    Purchase,
+    PurchaseLine,
+    Quote,
+    Rule,
+    RuleAward,
+    RuleReason,
+)
 from loyalty.domain.cart import CartLine, PurchaseRequest
-from loyalty.store.catalog import ProductRow
-
-
-@strawberry.input
-class PurchaseLineInput:
-    sku: str
-    quantity: int
-    unit_price: int = strawberry.field(description="Price of one unit, in minor units.")
 
 
 @strawberry.input
@@ -39,9 +43,10 @@ class PurchaseInput:
 @strawberry.type
 class PurchaseRecorded:
     purchase: Purchase
-    points_earned: int
+    points_earned: BigInt
     awards: list[RuleAward] = strawberry.field(description="Every rule that paid, and how much.")
-    balance: int = strawberry.field(description="The balance right after this purchase.")
+    reasons: list[RuleReason] = strawberry.field(description="Why the other rules did not pay.")
+    balance: BigInt = strawberry.field(description="The balance right after this purchase.")
     unknown_skus: list[str] = strawberry.field(description="Skus not in the catalog.")
     replayed: bool = strawberry.field(description="True when this answers a retry.")
     lines: list[PurchaseLine]
@@ -90,7 +95,7 @@ class AdjustPointsInput:
 @strawberry.type
 class PointsAdjusted:
     entry: LedgerEntry
-    balance: int
+    balance: BigInt
     replayed: bool
 
 
@@ -100,6 +105,17 @@ AdjustPointsResult = Annotated[
     | errors.IdempotencyConflictError
     | errors.InsufficientPointsError,
     strawberry.union("AdjustPointsResult"),
+]
+
+
+@strawberry.type
+class RuleSaved:
+    rule: Rule
+
+
+RuleResult = Annotated[
+    RuleSaved | errors.InvalidInputError | errors.RuleNotFoundError,
+    strawberry.union("RuleResult"),
 ]
 
 
@@ -119,24 +135,19 @@ class Mutation:
             lines=tuple(CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
         )
         try:
-            outcome = await service.record_purchase(info.context.pool, request)
+            outcome = await service.record_purchase(
+                info.context.pool, info.context.rulebook, request
+            )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         except domain.IdempotencyConflictError as error:
             return errors.idempotency_conflict(error)
         return PurchaseRecorded(
             purchase=Purchase.from_row(outcome.purchase),
-            points_earned=outcome.points,
-            awards=[
-                RuleAward(
-                    rule_id=strawberry.ID(str(a.rule_id)),
-                    rule_name=a.rule_name,
-                    kind=a.kind,
-                    points=a.points,
-                )
-                for a in outcome.awards
-            ],
-            balance=outcome.balance,
+            points_earned=BigInt(outcome.points),
+            awards=[RuleAward.from_award(award) for award in outcome.awards],
+            reasons=[RuleReason.from_reason(reason) for reason in outcome.reasons],
+            balance=BigInt(outcome.balance),
             unknown_skus=outcome.unknown_skus,
             replayed=outcome.replayed,
             lines=[PurchaseLine.from_row(line) for line in outcome.lines],
@@ -147,7 +158,8 @@ class Mutation:
         self, info: Info, products: list[ProductInput]
     ) -> UpsertProductsResult:
         rows = [
-            ProductRow(p.sku, p.name, p.category, p.family, p.size_rank, p.price) for p in products
+            service.ProductRow(p.sku, p.name, p.category, p.family, p.size_rank, p.price)
+            for p in products
         ]
         try:
             count = await service.upsert_products(info.context.pool, rows)
@@ -174,6 +186,62 @@ class Mutation:
             return errors.insufficient_points(error)
         return PointsAdjusted(
             entry=LedgerEntry.from_row(outcome.entry),
-            balance=outcome.balance,
+            balance=BigInt(outcome.balance),
             replayed=outcome.replayed,
         )
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Create a rule (version 1).")
+    async def create_rule(self, info: Info, input: RuleInput) -> RuleResult:
+        try:
+            row = await service.create_rule(info.context.pool, info.context.rulebook, input.draft())
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return RuleSaved(rule=Rule.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Replace a rule with a new version; past purchases keep the old one.",
+    )
+    async def update_rule(self, info: Info, id: strawberry.ID, input: RuleInput) -> RuleResult:
+        try:
+            row = await service.update_rule(
+                info.context.pool, info.context.rulebook, errors.rule_id(id), input.draft()
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except service.RuleNotFoundError as error:
+            return errors.rule_not_found(error)
+        return RuleSaved(rule=Rule.from_row(row))
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Retire a rule for good.")
+    async def archive_rule(self, info: Info, id: strawberry.ID) -> RuleResult:
+        try:
+            row = await service.archive_rule(
+                info.context.pool, info.context.rulebook, errors.rule_id(id)
+            )
+        except service.RuleNotFoundError as error:
+            return errors.rule_not_found(error)
+        return RuleSaved(rule=Rule.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Quote a cart with draft rules that are not saved (ids -1, -2, ...).",
+    )
+    async def simulate(
+        self,
+        info: Info,
+        cart: CartInput,
+        rules: list[RuleInput],
+        replace_active: bool = False,
+    ) -> QuoteResult:
+        try:
+            outcome = await service.simulate(
+                info.context.pool,
+                info.context.rulebook,
+                cart_of(info, cart),
+                [rule.draft() for rule in rules],
+                replace_active=replace_active,
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return Quote.from_outcome(outcome)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import strawberry
 
+from loyalty import errors as domain
 from loyalty import service
+from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
+from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
-from loyalty.api.types import Customer, Product
+from loyalty.api.types import Customer, Product, Quote, Rule
 
 
 @strawberry.type
@@ -40,3 +43,30 @@ class Query:
     ) -> list[Product]:
         rows = await service.list_products(info.context.pool, first, after, category)
         return [Product.from_row(row) for row in rows]
+
+    @strawberry.field(
+        permission_classes=[IsAnyone],
+        description="What a cart would earn now, by rule, and why other rules would not pay.",
+    )
+    async def quote(self, info: Info, cart: CartInput) -> QuoteResult:
+        try:
+            outcome = await service.quote(
+                info.context.pool, info.context.rulebook, cart_of(info, cart)
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return Quote.from_outcome(outcome)
+
+    @strawberry.field(permission_classes=[IsStaff], description="Rules, oldest first.")
+    async def rules(self, info: Info, include_archived: bool = False) -> list[Rule]:
+        rows = await service.list_rules(info.context.pool, include_archived)
+        return [Rule.from_row(row) for row in rows]
+
+    @strawberry.field(permission_classes=[IsStaff])
+    async def rule(self, info: Info, id: strawberry.ID) -> Rule | None:
+        try:
+            rule_id = errors.rule_id(id)
+        except service.RuleNotFoundError:
+            return None
+        row = await service.get_rule(info.context.pool, rule_id)
+        return Rule.from_row(row) if row else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
+from typing import Protocol
 
 import strawberry
 from graphql import GraphQLError
@@ -26,10 +28,19 @@ from loyalty.api.auth import resolve_principal
 from loyalty.api.context import Context, Loaders
 from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
+from loyalty.api.scalars import SCALARS
 from loyalty.config import Settings
-from loyalty.store.database import Pool
+from loyalty.service import Pool, RuleBook
 
-PoolSource = Callable[[], Pool]
+
+class Runtime(Protocol):
+    """What the app opens in its lifespan and every request uses."""
+
+    @property
+    def pool(self) -> Pool: ...
+
+    @property
+    def rulebook(self) -> RuleBook: ...
 
 
 class OperationLog(SchemaExtension):
@@ -56,7 +67,7 @@ def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry
         query=Query,
         mutation=Mutation,
         types=[errors.InvalidInputError],
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         extensions=[
             lambda: errors.ErrorPolicy(mask=mask_errors),
             OperationLog,
@@ -70,27 +81,35 @@ def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry
 
 
 class LoyaltyGraphQL(GraphQL[Context, None]):
-    def __init__(self, pool: PoolSource, settings: Settings) -> None:
+    def __init__(self, runtime: Runtime, settings: Settings) -> None:
         super().__init__(
             build_schema(max_depth=settings.max_query_depth, mask_errors=not settings.development),
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=False,
         )
-        self.pool = pool
+        self.runtime = runtime
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        body = json.loads(data)
+        if not isinstance(body, dict):
+            # strawberry answers a JSONDecodeError with 400; anything else would be a 500
+            raise json.JSONDecodeError("the request body must be a JSON object", str(data), 0)
+        return body
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         principal, problem = await resolve_principal(
-            request.headers.get("authorization"), self.pool(), self.settings
+            request.headers.get("authorization"), self.runtime.pool, self.settings
         )
         return Context(
             request=request,
             response=response,
-            pool=self.pool(),
+            pool=self.runtime.pool,
+            rulebook=self.runtime.rulebook,
             settings=self.settings,
             principal=principal,
             auth_problem=problem,
-            loaders=Loaders(self.pool()),
+            loaders=Loaders(self.runtime.pool),
         )

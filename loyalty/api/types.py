@@ -7,14 +7,22 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.scalars import JSON
 
 from loyalty import service
 from loyalty.api.context import Info
+from loyalty.api.scalars import BigInt
+from loyalty.domain.engine import Award, Reason
 from loyalty.errors import ValidationError
-from loyalty.store.accounts import AccountRow
-from loyalty.store.catalog import ProductRow
-from loyalty.store.ledger import EntryRow
-from loyalty.store.purchases import LineRow, PurchaseRow
+from loyalty.service import (
+    AccountRow,
+    EntryRow,
+    LineRow,
+    ProductRow,
+    PurchaseRow,
+    QuoteOutcome,
+    RuleRow,
+)
 
 CURSOR_PREFIX = "entry:"
 
@@ -44,7 +52,7 @@ class PurchaseLine:
     unit_price: int = strawberry.field(description="Price of one unit, in minor units.")
     amount: int = strawberry.field(description="quantity x unitPrice, in minor units.")
     known: bool = strawberry.field(description="False when the sku is not in the catalog.")
-    points: int = strawberry.field(description="Points this line earned.")
+    points: BigInt = strawberry.field(description="Points this line earned.")
 
     @classmethod
     def from_row(cls, row: LineRow) -> PurchaseLine:
@@ -55,7 +63,7 @@ class PurchaseLine:
             unit_price=row.unit_price,
             amount=row.quantity * row.unit_price,
             known=row.known,
-            points=row.points,
+            points=BigInt(row.points),
         )
 
 
@@ -68,7 +76,7 @@ class Purchase:
     channel: Channel
     occurred_at: datetime
     subtotal: int = strawberry.field(description="Sum of the lines, in minor units.")
-    points_earned: int
+    points_earned: BigInt
 
     @strawberry.field
     async def lines(self, info: Info) -> list[PurchaseLine]:
@@ -90,7 +98,7 @@ class Purchase:
             channel=Channel(row.channel),
             occurred_at=row.occurred_at,
             subtotal=row.subtotal,
-            points_earned=row.points,
+            points_earned=BigInt(row.points),
         )
 
 
@@ -98,10 +106,11 @@ class Purchase:
 class LedgerEntry:
     id: strawberry.ID
     kind: LedgerEntryKind
-    points: int = strawberry.field(description="Positive adds to the balance, negative takes.")
-    balance_after: int
+    points: BigInt = strawberry.field(description="Positive adds to the balance, negative takes.")
+    balance_after: BigInt
     reason: str
     rule_id: strawberry.ID | None
+    rule_version: int | None
     created_at: datetime
     customer_id: strawberry.Private[str]
     purchase_id: strawberry.Private[int | None]
@@ -118,10 +127,11 @@ class LedgerEntry:
         return cls(
             id=strawberry.ID(str(row.id)),
             kind=LedgerEntryKind(row.kind),
-            points=row.points,
-            balance_after=row.balance_after,
+            points=BigInt(row.points),
+            balance_after=BigInt(row.balance_after),
             reason=row.reason,
             rule_id=strawberry.ID(str(row.rule_id)) if row.rule_id is not None else None,
+            rule_version=row.rule_version,
             created_at=row.created_at,
             customer_id=row.customer_id,
             purchase_id=row.purchase_id,
@@ -153,8 +163,9 @@ def encode_cursor(entry_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(CURSOR_PREFIX):
-            return int(text.removeprefix(CURSOR_PREFIX))
+        entry_id = int(text.removeprefix(CURSOR_PREFIX))
+        if text.startswith(CURSOR_PREFIX) and 0 < entry_id < 2**63:
+            return entry_id
     except ValueError:
         pass
     raise ValidationError("after", "after is not a cursor this API gave out")
@@ -163,8 +174,8 @@ def decode_cursor(cursor: str) -> int:
 @strawberry.type
 class Customer:
     id: strawberry.ID
-    balance: int = strawberry.field(description="Points available now.")
-    lifetime_points: int = strawberry.field(description="All points ever earned.")
+    balance: BigInt = strawberry.field(description="Points available now.")
+    lifetime_points: BigInt = strawberry.field(description="All points ever earned.")
     member_since: datetime | None
 
     @strawberry.field(description="Ledger entries, newest first.")
@@ -186,22 +197,119 @@ class Customer:
     def from_row(cls, row: AccountRow) -> Customer:
         return cls(
             id=strawberry.ID(row.customer_id),
-            balance=row.balance,
-            lifetime_points=row.lifetime_points,
+            balance=BigInt(row.balance),
+            lifetime_points=BigInt(row.lifetime_points),
             member_since=row.created_at,
         )
 
     @classmethod
     def newcomer(cls, customer_id: str) -> Customer:
-        return cls(id=strawberry.ID(customer_id), balance=0, lifetime_points=0, member_since=None)
+        return cls(
+            id=strawberry.ID(customer_id),
+            balance=BigInt(0),
+            lifetime_points=BigInt(0),
+            member_since=None,
+        )
 
 
 @strawberry.type
 class RuleAward:
     rule_id: strawberry.ID
+    rule_version: int
     rule_name: str
     kind: str
-    points: int
+    points: BigInt
+
+    @classmethod
+    def from_award(cls, award: Award) -> RuleAward:
+        return cls(
+            rule_id=strawberry.ID(str(award.rule_id)),
+            rule_version=award.rule_version,
+            rule_name=award.name,
+            kind=award.kind,
+            points=BigInt(award.points),
+        )
+
+
+@strawberry.type(description="Why a rule did not pay, or paid less.")
+class RuleReason:
+    rule_id: strawberry.ID
+    rule_name: str
+    kind: str
+    code: str
+    message: str
+
+    @classmethod
+    def from_reason(cls, reason: Reason) -> RuleReason:
+        return cls(
+            rule_id=strawberry.ID(str(reason.rule_id)),
+            rule_name=reason.name,
+            kind=reason.kind,
+            code=reason.code,
+            message=reason.message,
+        )
+
+
+@strawberry.type(description="What a cart would earn now; nothing is written.")
+class Quote:
+    points_earned: BigInt
+    subtotal: int
+    awards: list[RuleAward]
+    reasons: list[RuleReason]
+    unknown_skus: list[str]
+
+    @classmethod
+    def from_outcome(cls, outcome: QuoteOutcome) -> Quote:
+        return cls(
+            points_earned=BigInt(outcome.evaluation.points),
+            subtotal=outcome.subtotal,
+            awards=[RuleAward.from_award(a) for a in outcome.evaluation.awards],
+            reasons=[RuleReason.from_reason(r) for r in outcome.evaluation.reasons],
+            unknown_skus=outcome.unknown_skus,
+        )
+
+
+@strawberry.enum
+class RuleKind(Enum):
+    BASE_EARN = "BASE_EARN"
+    UPSIZE = "UPSIZE"
+    ADD_ON = "ADD_ON"
+    SPEND_THRESHOLD = "SPEND_THRESHOLD"
+    BUNDLE = "BUNDLE"
+    PRODUCT_BONUS = "PRODUCT_BONUS"
+
+
+@strawberry.type
+class Rule:
+    id: strawberry.ID
+    version: int = strawberry.field(description="Bumped by every updateRule.")
+    kind: RuleKind
+    name: str
+    status: str = strawberry.field(description="active or archived")
+    priority: int
+    exclusive: bool
+    message: str
+    spec: JSON = strawberry.field(
+        description="conditions, caps and the kind's parameters, shaped like RuleInput."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RuleRow) -> Rule:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            version=row.version,
+            kind=RuleKind(row.kind),
+            name=row.name,
+            status=row.status,
+            priority=row.priority,
+            exclusive=row.exclusive,
+            message=row.message,
+            spec=JSON(row.spec),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 @strawberry.type

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from loyalty.errors import ValidationError
 
@@ -15,6 +15,8 @@ MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE = 100_000_000  # 1,000,000.00 in minor units: no till rings more than that
 MAX_ID_LENGTH = 128
 MAX_SUBTOTAL = 1_000_000_000  # 10,000,000.00: keeps every amount a 32-bit GraphQL Int
+MAX_AGE = timedelta(days=400)  # a POS catching up after a long outage, not a typo in the year
+MAX_AHEAD = timedelta(days=1)  # clock skew between tills
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class PurchaseRequest:
         content = {
             "customer": self.customer_id,
             "channel": self.channel,
-            "at": self.occurred_at.isoformat(),
+            "at": self.occurred_at.astimezone(UTC).isoformat(),
             "lines": [[line.sku, line.quantity, line.unit_price] for line in self.lines],
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).digest()
@@ -63,27 +65,47 @@ def validate_identifier(field: str, value: str) -> str:
     return value
 
 
-def validate_purchase(request: PurchaseRequest) -> PurchaseRequest:
+def validate_purchase(request: PurchaseRequest, now: datetime) -> PurchaseRequest:
     """Return the request with identifiers trimmed, or raise naming the first bad field."""
-    if request.channel not in CHANNELS:
-        raise ValidationError("channel", f"channel must be one of {', '.join(CHANNELS)}")
-    if request.occurred_at.tzinfo is None:
-        raise ValidationError("occurredAt", "occurredAt must include a timezone offset")
-    if not request.lines:
-        raise ValidationError("lines", "a purchase needs at least one line")
-    if len(request.lines) > MAX_LINES:
-        raise ValidationError("lines", f"a purchase has at most {MAX_LINES} lines")
-    lines = tuple(_validate_line(index, line) for index, line in enumerate(request.lines))
-    if sum(line.amount for line in lines) > MAX_SUBTOTAL:
-        raise ValidationError("lines", f"a purchase totals at most {MAX_SUBTOTAL} minor units")
+    validate_channel(request.channel)
+    validate_time("occurredAt", request.occurred_at, now)
     return PurchaseRequest(
         customer_id=validate_identifier("customerId", request.customer_id),
         store_id=validate_identifier("storeId", request.store_id),
         transaction_id=validate_identifier("transactionId", request.transaction_id),
         channel=request.channel,
         occurred_at=request.occurred_at,
-        lines=lines,
+        lines=validate_lines(request.lines),
     )
+
+
+def validate_channel(channel: str) -> None:
+    if channel not in CHANNELS:
+        raise ValidationError("channel", f"channel must be one of {', '.join(CHANNELS)}")
+
+
+def validate_time(field: str, at: datetime, now: datetime) -> None:
+    if at.tzinfo is None:
+        raise ValidationError(field, f"{field} must include a timezone offset")
+    try:
+        in_range = now - MAX_AGE <= at <= now + MAX_AHEAD
+    except OverflowError:  # an offset that pushes year 1 or 9999 off the calendar
+        in_range = False
+    if not in_range:
+        raise ValidationError(
+            field, f"{field} must be within {MAX_AGE.days} days before now and 1 day after"
+        )
+
+
+def validate_lines(lines: tuple[CartLine, ...]) -> tuple[CartLine, ...]:
+    if not lines:
+        raise ValidationError("lines", "a cart needs at least one line")
+    if len(lines) > MAX_LINES:
+        raise ValidationError("lines", f"a cart has at most {MAX_LINES} lines")
+    checked = tuple(_validate_line(index, line) for index, line in enumerate(lines))
+    if sum(line.amount for line in checked) > MAX_SUBTOTAL:
+        raise ValidationError("lines", f"a cart totals at most {MAX_SUBTOTAL} minor units")
+    return checked
 
 
 def _validate_line(index: int, line: CartLine) -> CartLine:

@@ -16,6 +16,9 @@ class AccountRow:
     created_at: datetime
 
 
+ACCOUNT_COLUMNS = "customer_id, balance, lifetime_points, created_at"
+
+
 async def credit_account(conn: Connection, customer_id: str, points: int) -> int:
     """Create the account on first sight and add earned points; return the new balance."""
     balance: int = await conn.fetchval(
@@ -36,10 +39,7 @@ async def credit_account(conn: Connection, customer_id: str, points: int) -> int
 
 async def lock_account(conn: Connection, customer_id: str) -> AccountRow | None:
     row = await conn.fetchrow(
-        """
-        SELECT customer_id, balance, lifetime_points, created_at
-        FROM accounts WHERE customer_id = $1 FOR UPDATE
-        """,
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = $1 FOR UPDATE",
         customer_id,
     )
     return AccountRow(**row) if row else None
@@ -60,10 +60,7 @@ async def change_balance(conn: Connection, customer_id: str, points: int) -> int
 
 async def get_account(conn: Connection, customer_id: str) -> AccountRow | None:
     row = await conn.fetchrow(
-        """
-        SELECT customer_id, balance, lifetime_points, created_at
-        FROM accounts WHERE customer_id = $1
-        """,
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = $1",
         customer_id,
     )
     return AccountRow(**row) if row else None
@@ -78,10 +75,7 @@ async def ensure_account(conn: Connection, customer_id: str) -> None:
 
 async def get_accounts(conn: Connection, customer_ids: list[str]) -> dict[str, AccountRow]:
     rows = await conn.fetch(
-        """
-        SELECT customer_id, balance, lifetime_points, created_at
-        FROM accounts WHERE customer_id = ANY($1::text[])
-        """,
+        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = ANY($1::text[])",
         customer_ids,
     )
     return {row["customer_id"]: AccountRow(**row) for row in rows}

@@ -36,14 +36,13 @@ async def balance_mismatches(conn: Connection, limit: int) -> list[Violation]:
     ]
 
 
-async def unexplained_debts(conn: Connection, limit: int) -> list[Violation]:
+async def unauthorized_debts(conn: Connection, limit: int) -> list[Violation]:
+    """Points taken while the balance ended below zero, without an admin allowing the debt."""
     rows = await conn.fetch(
         """
-        SELECT a.customer_id, a.balance FROM accounts a
-        WHERE a.balance < 0 AND NOT EXISTS (
-            SELECT 1 FROM ledger_entries e
-            WHERE e.customer_id = a.customer_id AND e.debt_allowed)
-        ORDER BY a.customer_id LIMIT $1
+        SELECT customer_id, id, points, balance_after FROM ledger_entries
+        WHERE balance_after < 0 AND points < 0 AND NOT debt_allowed
+        ORDER BY customer_id, id LIMIT $1
         """,
         limit,
     )
@@ -51,7 +50,29 @@ async def unexplained_debts(conn: Connection, limit: int) -> list[Violation]:
         Violation(
             "no negative balance without an allowed debt",
             row["customer_id"],
-            f"balance {row['balance']}",
+            f"entry {row['id']} took {-row['points']} points down to {row['balance_after']}",
+        )
+        for row in rows
+    ]
+
+
+async def broken_balance_chains(conn: Connection, limit: int) -> list[Violation]:
+    rows = await conn.fetch(
+        """
+        SELECT customer_id, id, balance_after, running FROM (
+            SELECT customer_id, id, balance_after,
+                   sum(points) OVER (PARTITION BY customer_id ORDER BY id) AS running
+            FROM ledger_entries) e
+        WHERE balance_after <> running
+        ORDER BY customer_id, id LIMIT $1
+        """,
+        limit,
+    )
+    return [
+        Violation(
+            "each entry's balance follows from the ones before",
+            row["customer_id"],
+            f"entry {row['id']} says {row['balance_after']}, entries add up to {row['running']}",
         )
         for row in rows
     ]

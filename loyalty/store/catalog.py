@@ -1,10 +1,9 @@
-"""Products and the program's rules: small reference tables."""
+"""The program and its products: small reference tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from loyalty.store.database import Connection
 
@@ -17,16 +16,6 @@ class ProductRow:
     family: str | None
     size_rank: int | None
     price: int
-
-
-@dataclass(frozen=True)
-class RuleRow:
-    id: int
-    kind: str
-    name: str
-    status: str
-    priority: int
-    config: dict[str, Any]
 
 
 async def upsert_products(conn: Connection, products: Sequence[ProductRow]) -> None:
@@ -48,11 +37,6 @@ async def upsert_products(conn: Connection, products: Sequence[ProductRow]) -> N
     )
 
 
-async def known_skus(conn: Connection, skus: Sequence[str]) -> set[str]:
-    rows = await conn.fetch("SELECT sku FROM products WHERE sku = ANY($1::text[])", list(skus))
-    return {row["sku"] for row in rows}
-
-
 async def list_products(
     conn: Connection, after_sku: str | None, limit: int, category: str | None
 ) -> list[ProductRow]:
@@ -69,39 +53,6 @@ async def list_products(
     return [ProductRow(**row) for row in rows]
 
 
-async def active_rules(conn: Connection, kind: str) -> list[RuleRow]:
-    rows = await conn.fetch(
-        """
-        SELECT id, kind, name, status, priority, config FROM rules
-        WHERE kind = $1 AND status = 'active' ORDER BY id
-        """,
-        kind,
-    )
-    return [RuleRow(**row) for row in rows]
-
-
-async def insert_rule(
-    conn: Connection, kind: str, name: str, config: dict[str, Any], priority: int = 0
-) -> RuleRow:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO rules (kind, name, config, priority) VALUES ($1, $2, $3, $4)
-        RETURNING id, kind, name, status, priority, config
-        """,
-        kind,
-        name,
-        config,
-        priority,
-    )
-    assert row is not None
-    return RuleRow(**row)
-
-
-async def count_rules(conn: Connection) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM rules")
-    return count
-
-
 async def ensure_program(conn: Connection, name: str, currency: str, timezone: str) -> None:
     await conn.execute(
         """
@@ -112,3 +63,50 @@ async def ensure_program(conn: Connection, name: str, currency: str, timezone: s
         currency,
         timezone,
     )
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    name: str
+    currency: str
+    timezone: str
+
+
+async def get_program(conn: Connection) -> ProgramRow | None:
+    row = await conn.fetchrow("SELECT name, currency, timezone FROM program WHERE id = 1")
+    return ProgramRow(**row) if row else None
+
+
+async def get_products(conn: Connection, skus: Sequence[str]) -> dict[str, ProductRow]:
+    rows = await conn.fetch(
+        """
+        SELECT sku, name, category, family, size_rank, price FROM products
+        WHERE sku = ANY($1::text[])
+        """,
+        list(skus),
+    )
+    return {row["sku"]: ProductRow(**row) for row in rows}
+
+
+async def categories(conn: Connection) -> set[str]:
+    rows = await conn.fetch("SELECT DISTINCT category FROM products")
+    return {row["category"] for row in rows}
+
+
+async def existing_skus(conn: Connection, skus: Sequence[str]) -> set[str]:
+    rows = await conn.fetch("SELECT sku FROM products WHERE sku = ANY($1::text[])", list(skus))
+    return {row["sku"] for row in rows}
+
+
+async def family_sizes(conn: Connection, families: Sequence[str]) -> dict[str, set[int]]:
+    rows = await conn.fetch(
+        """
+        SELECT family, size_rank FROM products
+        WHERE family = ANY($1::text[]) AND size_rank IS NOT NULL
+        """,
+        list(families),
+    )
+    sizes: dict[str, set[int]] = {}
+    for row in rows:
+        sizes.setdefault(row["family"], set()).add(row["size_rank"])
+    return sizes

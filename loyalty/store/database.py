@@ -43,7 +43,10 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Poo
 
 
 async def connect(dsn: str) -> Connection:
-    conn: Connection = await asyncpg.connect(dsn)
+    try:
+        conn: Connection = await asyncpg.connect(dsn, timeout=10)
+    except UNAVAILABLE_ERRORS as error:
+        raise UnavailableError() from error
     await _init_connection(conn)
     return conn
 

@@ -17,6 +17,7 @@ class NewEntry:
     rule_id: int | None = None
     reason: str = ""
     debt_allowed: bool = False
+    rule_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,15 @@ class EntryRow:
     balance_after: int
     purchase_id: int | None
     rule_id: int | None
+    rule_version: int | None
     reason: str
     created_at: datetime
+
+
+ENTRY_COLUMNS = """
+    id, customer_id, kind, points, balance_after, purchase_id, rule_id, rule_version, reason,
+    created_at
+"""
 
 
 async def insert_entries(
@@ -42,17 +50,18 @@ async def insert_entries(
         running += entry.points
         balances.append(running)
     rows = await conn.fetch(
-        """
+        f"""
         INSERT INTO ledger_entries
-            (customer_id, kind, points, balance_after, purchase_id, rule_id, reason, debt_allowed)
-        SELECT $1, e.kind, e.points, e.balance_after, e.purchase_id, e.rule_id, e.reason, e.debt
+            (customer_id, kind, points, balance_after, purchase_id, rule_id, rule_version, reason,
+             debt_allowed)
+        SELECT $1, e.kind, e.points, e.balance_after, e.purchase_id, e.rule_id, e.rule_version,
+               e.reason, e.debt
         FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-                    $7::text[], $8::boolean[])
+                    $7::text[], $8::boolean[], $9::integer[])
             WITH ORDINALITY
-            AS e(kind, points, balance_after, purchase_id, rule_id, reason, debt, n)
+            AS e(kind, points, balance_after, purchase_id, rule_id, reason, debt, rule_version, n)
         ORDER BY e.n
-        RETURNING id, customer_id, kind, points, balance_after, purchase_id, rule_id, reason,
-                  created_at
+        RETURNING {ENTRY_COLUMNS}
         """,
         customer_id,
         [e.kind for e in entries],
@@ -62,6 +71,7 @@ async def insert_entries(
         [e.rule_id for e in entries],
         [e.reason for e in entries],
         [e.debt_allowed for e in entries],
+        [e.rule_version for e in entries],
     )
     return [EntryRow(**row) for row in rows]
 
@@ -71,9 +81,8 @@ async def list_entries(
 ) -> list[EntryRow]:
     """Newest first, starting below before_id: a keyset page that costs the same at any depth."""
     rows = await conn.fetch(
-        """
-        SELECT id, customer_id, kind, points, balance_after, purchase_id, rule_id, reason,
-               created_at
+        f"""
+        SELECT {ENTRY_COLUMNS}
         FROM ledger_entries
         WHERE customer_id = $1 AND ($2::bigint IS NULL OR id < $2)
         ORDER BY id DESC
@@ -88,9 +97,8 @@ async def list_entries(
 
 async def get_entry(conn: Connection, customer_id: str, entry_id: int) -> EntryRow | None:
     row = await conn.fetchrow(
-        """
-        SELECT id, customer_id, kind, points, balance_after, purchase_id, rule_id, reason,
-               created_at
+        f"""
+        SELECT {ENTRY_COLUMNS}
         FROM ledger_entries WHERE customer_id = $1 AND id = $2
         """,
         customer_id,

@@ -6,13 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from loyalty.config import resource
 from loyalty.store.database import Connection
 
 
 def migrations_dir() -> Path:
-    """db/migrations beside the package in a checkout, else under the working directory."""
-    beside = Path(__file__).resolve().parents[2] / "db" / "migrations"
-    return beside if beside.is_dir() else Path.cwd() / "db" / "migrations"
+    return resource("db", "migrations")
 
 
 LOCK_ID = 0x10_7A_17  # any constant shared by every process that migrates
@@ -66,3 +65,13 @@ async def apply_migrations(conn: Connection, directory: Path | None = None) -> l
             )
             applied_now.append(migration.name)
     return applied_now
+
+
+async def pending_migrations(conn: Connection, directory: Path | None = None) -> list[str]:
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    done = (
+        {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
+        if exists
+        else set()
+    )
+    return [m.name for m in load_migrations(directory) if m.version not in done]

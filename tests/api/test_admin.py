@@ -102,7 +102,9 @@ async def test_a_balance_never_goes_negative_unless_the_admin_says_so(
     error = refused["data"]["adjustPoints"]
     assert error["__typename"] == "InsufficientPointsError"
     assert (error["balance"], error["requested"]) == (10, 15)
-    debt = adjustment(-15, key="k2", allowNegativeBalance=True)
+    again = await gql(client, ADJUST, {"input": adjustment(-15, key="k2")}, auth=admin_key)
+    assert again["data"]["adjustPoints"] == error  # a refusal is replayed as it was
+    debt = adjustment(-15, key="k3", allowNegativeBalance=True)
     allowed = await gql(client, ADJUST, {"input": debt}, auth=admin_key)
     assert allowed["data"]["adjustPoints"]["balance"] == -5
     assert await service.verify_ledger(pool) == []
@@ -174,3 +176,15 @@ async def test_a_store_bound_pos_key_posts_only_for_its_store(
     own = await gql(client, record, {"input": {**base, "storeId": "S1"}}, auth=key)
     assert own["data"]["recordPurchase"]["__typename"] == "PurchaseRecorded"
     assert await pool.fetchval("SELECT store_id FROM purchases") == "S1"
+
+
+async def test_balances_beyond_32_bits_are_served(
+    client: httpx.AsyncClient, admin_key: str
+) -> None:
+    for n in range(3):
+        body = await gql(
+            client, ADJUST, {"input": adjustment(1_000_000_000, key=f"big{n}")}, auth=admin_key
+        )
+        assert body["data"]["adjustPoints"]["balance"] == (n + 1) * 1_000_000_000
+    read = await gql(client, '{ customer(id: "alice") { balance } }', auth=admin_key)
+    assert read["data"]["customer"]["balance"] == 3_000_000_000

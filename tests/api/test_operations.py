@@ -9,7 +9,7 @@ import pytest
 from loyalty.app import create_app
 from loyalty.config import Settings
 from loyalty.store.database import Pool
-from tests.support import customer_token, gql
+from tests.support import customer_token, gql, serving
 
 
 async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
@@ -25,9 +25,7 @@ async def test_readyz_reports_a_database_that_does_not_answer(dsn: str, settings
     pool = await create_pool(dsn, min_size=1, max_size=1)
     app = create_app(settings, pool=pool)
     await pool.close()
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
-    ) as client:
+    async with serving(app) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json() == {"status": "unavailable", "database": False}
@@ -74,9 +72,7 @@ async def test_development_shows_the_real_error(
     settings = load_settings({"LOYALTY_ENV": "development", "LOYALTY_JWT_SECRET": JWT_SECRET})
     await pool.execute("ALTER TABLE accounts RENAME COLUMN lifetime_points TO broken")
     app = create_app(settings, pool=pool)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
-    ) as client:
+    async with serving(app) as client:
         body = await gql(client, '{ customer(id: "x") { id } }', auth=pos_key)
     assert "lifetime_points" in body["errors"][0]["message"]
 
@@ -89,9 +85,7 @@ async def test_an_unreachable_database_is_a_clear_retryable_error(
     gone = await create_pool(dsn, min_size=1, max_size=1)
     await gone.close()
     app = create_app(settings, pool=gone)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://loyalty.test"
-    ) as client:
+    async with serving(app) as client:
         response = await client.post(
             "/graphql",
             json={"query": '{ customer(id: "x") { id } }'},

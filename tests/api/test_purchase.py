@@ -1,10 +1,10 @@
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 
 from loyalty import service
-from loyalty.store.catalog import ProductRow, insert_rule
 from loyalty.store.database import Pool
 from tests.support import gql
 
@@ -46,14 +46,14 @@ async def program(pool: Pool, rule: dict[str, object] | None = None) -> None:
     await service.upsert_products(
         pool,
         [
-            ProductRow("PEPP-L", "Pepperoni Large", "pizza", "pepperoni", 3, 1499),
-            ProductRow("COLA-05", "Cola 0.5 l", "drinks", None, None, 249),
+            service.ProductRow("PEPP-L", "Pepperoni Large", "pizza", "pepperoni", 3, 1499),
+            service.ProductRow("COLA-05", "Cola 0.5 l", "drinks", None, None, 249),
         ],
     )
-    async with pool.acquire() as conn:
-        await insert_rule(
-            conn, "BASE_EARN", "1 per 1.00", rule or {"mode": "per_unit", "points": 1}
-        )
+    base = rule or {"mode": "per_unit", "points": 1}
+    await service.create_rule(
+        pool, None, service.RuleDraft("BASE_EARN", "1 per 1.00", {"baseEarn": base})
+    )
 
 
 async def ledger_of(pool: Pool, customer_id: str) -> list[tuple[str, int, int]]:
@@ -89,7 +89,7 @@ async def test_a_purchase_earns_base_points_and_creates_the_customer(
 async def test_flat_points_per_order_over_a_minimum(
     client: httpx.AsyncClient, pool: Pool, pos_key: str
 ) -> None:
-    await program(pool, {"mode": "per_order", "points": 10, "min_subtotal": 2000})
+    await program(pool, {"mode": "per_order", "points": 10, "minSubtotal": 2000})
     small = await gql(client, RECORD, {"input": purchase("T-1")}, auth=pos_key)
     assert small["data"]["recordPurchase"]["pointsEarned"] == 0
     big_lines = [{"sku": "PEPP-L", "quantity": 2, "unitPrice": 1499}]
@@ -245,3 +245,66 @@ async def test_fifty_concurrent_identical_posts_have_one_effect(
     assert await ledger_of(pool, "alice") == [("earn", 19, 19)]
     assert await pool.fetchval("SELECT count(*) FROM purchases") == 1
     assert (await service.verify_ledger(pool)) == []
+
+
+async def test_concurrent_posts_with_one_id_and_two_contents_make_one_purchase(
+    live_url: str, pool: Pool, pos_key: str
+) -> None:
+    await program(pool)
+    one = {"query": RECORD, "variables": {"input": purchase()}}
+    other_lines = [{"sku": "PEPP-L", "quantity": 2, "unitPrice": 1499}]
+    two = {"query": RECORD, "variables": {"input": purchase(lines=other_lines)}}
+    headers = {"Authorization": f"Bearer {pos_key}"}
+    async with httpx.AsyncClient(base_url=live_url, timeout=30) as http:
+        responses = await asyncio.gather(
+            *[http.post("/graphql", json=[one, two][n % 2], headers=headers) for n in range(40)]
+        )
+    results = [r.json()["data"]["recordPurchase"] for r in responses]
+    recorded = [r for r in results if r["__typename"] == "PurchaseRecorded"]
+    conflicts = [r for r in results if r["__typename"] == "IdempotencyConflictError"]
+    assert len(recorded) + len(conflicts) == 40
+    assert len(recorded) == 20 and len(conflicts) == 20  # the winner's twins replay, the rest clash
+    assert sum(not r["replayed"] for r in recorded) == 1
+    assert len({r["purchase"]["subtotal"] for r in recorded}) == 1
+    assert await pool.fetchval("SELECT count(*) FROM purchases") == 1
+    assert await service.verify_ledger(pool) == []
+
+
+async def test_a_purchase_time_far_from_now_is_refused(
+    client: httpx.AsyncClient, pool: Pool, pos_key: str
+) -> None:
+    for when in ["2019-01-01T12:00:00Z", "2099-01-01T12:00:00Z", "0001-01-01T00:00:00+14:00"]:
+        body = await gql(client, RECORD, {"input": purchase(occurredAt=when)}, auth=pos_key)
+        assert body["data"]["recordPurchase"]["field"] == "occurredAt", when
+    assert await pool.fetchval("SELECT count(*) FROM purchases") == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_refused(
+    client: httpx.AsyncClient, pool: Pool, pos_key: str
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "' + b" " * 100
+        for _ in range(20):
+            yield b" " * 100_000
+        yield b'"}'
+
+    response = await client.post(
+        "/graphql",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {pos_key}", "Content-Type": "application/json"},
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_body_that_is_not_a_json_object_is_a_bad_request(
+    client: httpx.AsyncClient, pos_key: str
+) -> None:
+    for body in [b"null", b'"x"', b"[1, 2]", b"{not json"]:
+        response = await client.post(
+            "/graphql",
+            content=body,
+            headers={"Authorization": f"Bearer {pos_key}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, body

@@ -63,7 +63,8 @@ class Running:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None:
-                break
+                out, _ = self.process.communicate()
+                raise AssertionError(f"the service exited at start:\n{out}")
             time.sleep(0.2)
         else:
             self.stop()
@@ -138,9 +139,9 @@ def test_run_serves_the_demo_and_keeps_its_data_across_restarts(state_dir: Path)
             "lines": [{"sku": "PEPP-L", "quantity": 1, "unitPrice": 1499}],
         }
         result = post(second.url, PURCHASE, pos, {"input": sale})
-        assert result["data"]["recordPurchase"]["pointsEarned"] == 14  # type: ignore[index]
+        assert result["data"]["recordPurchase"]["pointsEarned"] == 34  # type: ignore[index]
         me = post(second.url, "{ me { id balance } }", token, {})
-        assert me["data"]["me"] == {"id": "demo-customer-1", "balance": 14}  # type: ignore[index]
+        assert me["data"]["me"] == {"id": "demo-customer-1", "balance": 34}  # type: ignore[index]
     finally:
         assert second.stop() == 0, second.output
     assert second.printed(r"POS key \(store S1\): Bearer (\S+)") == pos  # the same demo keys
@@ -148,6 +149,6 @@ def test_run_serves_the_demo_and_keeps_its_data_across_restarts(state_dir: Path)
     third = Running(state_dir)
     try:
         me = post(third.url, "{ me { balance } }", token, {})
-        assert me["data"]["me"]["balance"] == 14  # type: ignore[index]
+        assert me["data"]["me"]["balance"] == 34  # type: ignore[index]
     finally:
         third.stop()

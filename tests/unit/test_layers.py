@@ -39,3 +39,8 @@ def test_domain_imports_nothing_of_ours_but_domain_and_errors() -> None:
         assert ours <= {"loyalty.errors"} | {n for n in ours if n.startswith("loyalty.domain")}, (
             path
         )
+
+
+def test_api_reaches_the_database_only_through_the_service_layer() -> None:
+    for path in (PACKAGE / "api").rglob("*.py"):
+        assert not any(n.startswith("loyalty.store") for n in imported_modules(path)), path

@@ -1,0 +1,356 @@
+"""The rule engine: a cart, a customer's state and the compiled rules in; awards and reasons out.
+
+Stacking: every stackable rule that pays, pays. Exclusive rules compete and at most one of
+them pays: the one worth most to the customer; on a tie the higher priority, then the
+older rule (lower id). BASE_EARN rules are evaluated first because multipliers of other
+kinds apply to base points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, tzinfo
+
+from loyalty.domain.earning import allocate_largest_remainder
+from loyalty.domain.rules import (
+    BASE_EARN,
+    PER_UNIT,
+    AddOn,
+    BaseEarn,
+    Bundle,
+    ItemMatch,
+    ProductBonus,
+    Rule,
+    SpendThreshold,
+    Upsize,
+)
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True)
+class Item:
+    """A cart line with what the catalog knows of its product (nothing, for an unknown sku)."""
+
+    sku: str
+    quantity: int
+    unit_price: int
+    category: str | None = None
+    family: str | None = None
+    size_rank: int | None = None
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+    def matches(self, match: ItemMatch) -> bool:
+        if match.sku is not None:
+            return self.sku == match.sku
+        return self.category is not None and self.category == match.category
+
+
+@dataclass(frozen=True)
+class Occasion:
+    store_id: str
+    channel: str
+    at: datetime
+    timezone: tzinfo
+
+
+@dataclass(frozen=True)
+class Usage:
+    awards: int = 0
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    tier: str | None = None
+    tier_multiplier_percent: int = 100
+    segments: frozenset[str] = frozenset()
+    usage: Mapping[tuple[int, date], Usage] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Award:
+    rule_id: int
+    rule_version: int
+    kind: str
+    name: str
+    points: int
+    line_points: tuple[int, ...]
+    period_start: date | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a rule did not pay (or paid less), in words a cashier can read."""
+
+    rule_id: int
+    name: str
+    kind: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    awards: tuple[Award, ...]
+    reasons: tuple[Reason, ...]
+
+    @property
+    def points(self) -> int:
+        return sum(award.points for award in self.awards)
+
+    def line_points(self, line_count: int) -> tuple[int, ...]:
+        totals = [0] * line_count
+        for award in self.awards:
+            for index, points in enumerate(award.line_points):
+                totals[index] += points
+        return tuple(totals)
+
+
+class _Cart:
+    """The lines with the sums and lookups every rule needs, worked out once per evaluation."""
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.items = items
+        self.amounts = [item.amount for item in items]
+        self.subtotal = sum(self.amounts)
+        self._by_sku: dict[str, list[int]] = {}
+        self._by_category: dict[str, list[int]] = {}
+        self._by_family: dict[str, list[int]] = {}
+        for index, item in enumerate(items):
+            self._by_sku.setdefault(item.sku, []).append(index)
+            if item.category is not None:
+                self._by_category.setdefault(item.category, []).append(index)
+            if item.family is not None:
+                self._by_family.setdefault(item.family, []).append(index)
+
+    def lines(self, match: ItemMatch) -> list[int]:
+        """The positions of the lines matching, in cart order (as Item.matches decides)."""
+        if match.sku is not None:
+            return self._by_sku.get(match.sku, [])
+        return self._by_category.get(match.category, []) if match.category else []
+
+    def upsized(self, p: Upsize) -> list[int]:
+        """The lines of the family (or category) at the upsize's size or larger."""
+        group = (
+            self._by_family.get(p.family) if p.family else self._by_category.get(p.category or "")
+        )
+        return [i for i in group or () if (self.items[i].size_rank or 0) >= p.min_size_rank]
+
+    def spread(self, points: int, lines: Sequence[int], weights: Sequence[int]) -> tuple[int, ...]:
+        """Points split over some lines by weight (at least one positive); the rest get 0."""
+        parts = [0] * len(self.items)
+        shares = (points,) if len(lines) == 1 else allocate_largest_remainder(points, weights)
+        for index, share in zip(lines, shares, strict=True):
+            parts[index] = share
+        return tuple(parts)
+
+
+class _NoPay(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+
+
+def money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def period_start(period: str, day: date) -> date:
+    if period == "day":
+        return day
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def evaluate(
+    items: Sequence[Item],
+    occasion: Occasion,
+    customer: CustomerState,
+    rules: Sequence[Rule],
+    budgets: Mapping[int, int] | None = None,
+) -> Evaluation:
+    """What the cart earns now; budgets hold the points left to budgeted rules (by rule id)."""
+    budgets = budgets or {}
+    local = occasion.at.astimezone(occasion.timezone)
+    day = local.date()
+    cart = _Cart(items)
+    base_lines = [0] * len(items)
+    candidates: list[tuple[Rule, Award]] = []
+    reasons: list[Reason] = []
+    for rule in sorted(rules, key=lambda r: (r.kind != BASE_EARN, -r.priority, r.id)):
+        try:
+            _check_conditions(rule, occasion, local, customer)
+            points, lines = _raw_points(rule, cart, base_lines, customer)
+            award = _capped(rule, points, lines, customer, day, budgets)
+        except _NoPay as no:
+            reasons.append(Reason(rule.id, rule.name, rule.kind, no.code, no.message))
+            continue
+        if rule.kind == BASE_EARN:
+            base_lines = [a + b for a, b in zip(base_lines, award.line_points, strict=True)]
+        candidates.append((rule, award))
+    return _stack(candidates, reasons)
+
+
+def _stack(candidates: list[tuple[Rule, Award]], reasons: list[Reason]) -> Evaluation:
+    exclusive = [(rule, award) for rule, award in candidates if rule.exclusive]
+    winner = max(exclusive, key=lambda c: (c[1].points, c[0].priority, -c[0].id), default=None)
+    awards = []
+    for rule, award in candidates:
+        if rule.exclusive and winner is not None and rule is not winner[0]:
+            message = f"exclusive: {winner[0].name!r} pays instead ({winner[1].points} points)"
+            reasons.append(Reason(rule.id, rule.name, rule.kind, "OUTRANKED", message))
+        else:
+            awards.append(award)
+    return Evaluation(tuple(awards), tuple(reasons))
+
+
+def _check_conditions(
+    rule: Rule, occasion: Occasion, local: datetime, customer: CustomerState
+) -> None:
+    c = rule.conditions
+    if c.stores and occasion.store_id not in c.stores:
+        raise _NoPay("STORE", f"only at {', '.join(sorted(c.stores))}")
+    if c.channels and occasion.channel not in c.channels:
+        raise _NoPay("CHANNEL", f"only on {', '.join(sorted(c.channels))}")
+    if c.tiers and customer.tier not in c.tiers:
+        raise _NoPay("TIER", f"only for tiers {', '.join(sorted(c.tiers))}")
+    if excluded := c.excluded_segments & customer.segments:
+        raise _NoPay("SEGMENT", f"not for customers in {', '.join(sorted(excluded))}")
+    if c.valid_from is not None and occasion.at < c.valid_from:
+        raise _NoPay("NOT_STARTED", f"starts {_local_text(c.valid_from, occasion.timezone)}")
+    if c.valid_to is not None and occasion.at >= c.valid_to:
+        raise _NoPay("ENDED", f"ended {_local_text(c.valid_to, occasion.timezone)}")
+    if c.days_of_week and local.isoweekday() not in c.days_of_week:
+        days = ", ".join(DAY_NAMES[d - 1] for d in sorted(c.days_of_week))
+        raise _NoPay("DAY", f"only on {days}; it is {DAY_NAMES[local.weekday()]}")
+    if c.start_minute is not None and c.end_minute is not None:
+        minute = local.hour * 60 + local.minute
+        if not c.start_minute <= minute < c.end_minute:
+            window = f"{_clock(c.start_minute)}-{_clock(c.end_minute)}"
+            raise _NoPay("HOURS", f"only {window}; it is {local:%H:%M} ({occasion.timezone})")
+
+
+def _raw_points(
+    rule: Rule, cart: _Cart, base_lines: list[int], customer: CustomerState
+) -> tuple[int, tuple[int, ...]]:
+    p = rule.params
+    items, amounts, subtotal = cart.items, cart.amounts, cart.subtotal
+    if isinstance(p, BaseEarn):
+        if not items:
+            raise _NoPay("EMPTY_CART", "the cart is empty")
+        _require_spend(subtotal, p.min_subtotal, "BELOW_MINIMUM")
+        points = (subtotal * p.points) // p.unit if p.mode == PER_UNIT else p.points
+        points = points * customer.tier_multiplier_percent // 100
+        if points == 0:
+            raise _NoPay("TOO_SMALL", f"subtotal {money(subtotal)} earns less than one point")
+        return points, allocate_largest_remainder(points, amounts)
+    if isinstance(p, Upsize):
+        upsized = cart.upsized(p)
+        if not upsized:
+            where = f"family {p.family}" if p.family else f"category {p.category}"
+            raise _NoPay("NO_MATCH", f"no {where} item of size {p.min_size_rank} or larger")
+        parts = [0] * len(items)
+        for index in upsized:
+            parts[index] = items[index].quantity * p.points
+        return sum(parts), tuple(parts)
+    if isinstance(p, AddOn):
+        if not cart.lines(p.trigger):
+            raise _NoPay("NO_TRIGGER", f"needs {p.trigger.describe()} in the cart")
+        add_on = cart.lines(p.add_on)
+        if not add_on:
+            raise _NoPay("NO_ADD_ON", f"add {p.add_on.describe()} to earn {p.points} points")
+        return p.points, cart.spread(p.points, add_on[:1], [1])
+    if isinstance(p, SpendThreshold):
+        _require_spend(subtotal, p.threshold, "BELOW_THRESHOLD")
+        points = p.points + sum(base_lines) * (p.multiplier_percent - 100) // 100
+        if points == 0:
+            raise _NoPay("NO_BASE", "no base points to multiply")
+        return points, allocate_largest_remainder(points, amounts)
+    if isinstance(p, Bundle):
+        return _bundle_points(p, cart)
+    assert isinstance(p, ProductBonus)
+    return _product_bonus_points(p, cart, base_lines)
+
+
+def _require_spend(subtotal: int, minimum: int, code: str) -> None:
+    if subtotal < minimum:
+        gap = minimum - subtotal
+        raise _NoPay(code, f"subtotal {money(subtotal)} is {money(gap)} below {money(minimum)}")
+
+
+def _bundle_points(p: Bundle, cart: _Cart) -> tuple[int, tuple[int, ...]]:
+    matched = [cart.lines(m) for m in p.items]
+    counts = [sum(cart.items[i].quantity for i in lines) for lines in matched]
+    missing = [m.describe() for m, count in zip(p.items, counts, strict=True) if count == 0]
+    if missing:
+        raise _NoPay("INCOMPLETE", f"missing {', '.join(missing)}")
+    points = min(counts) * p.points
+    bundled = sorted(set().union(*matched))
+    weights = [cart.amounts[i] for i in bundled]
+    if not any(weights):  # all free: split by units, not onto line 0 whatever it holds
+        weights = [cart.items[i].quantity for i in bundled]
+    return points, cart.spread(points, bundled, weights)
+
+
+def _product_bonus_points(
+    p: ProductBonus, cart: _Cart, base_lines: list[int]
+) -> tuple[int, tuple[int, ...]]:
+    matched = cart.lines(p.target)
+    if not matched:
+        raise _NoPay("NO_MATCH", f"no {p.target.describe()} in the cart")
+    extra = p.multiplier_percent - 100
+    weights = [cart.items[i].quantity * p.points * 100 + base_lines[i] * extra for i in matched]
+    points = sum(weights) // 100
+    if points == 0:
+        raise _NoPay("NO_BASE", "no base points to multiply")
+    return points, cart.spread(points, matched, weights)
+
+
+def _capped(
+    rule: Rule,
+    points: int,
+    lines: tuple[int, ...],
+    customer: CustomerState,
+    local_day: date,
+    budgets: Mapping[int, int],
+) -> Award:
+    caps = rule.caps
+    start = period_start(caps.period, local_day) if caps.period else None
+    allowed = points
+    if start is not None:
+        used = customer.usage.get((rule.id, start), Usage())
+        if caps.max_awards is not None and used.awards >= caps.max_awards:
+            raise _NoPay("CAP_REACHED", f"already paid {used.awards} time(s) this {caps.period}")
+        if caps.max_points is not None:
+            allowed = min(allowed, caps.max_points - used.points)
+            if allowed <= 0:
+                raise _NoPay("CAP_REACHED", f"{caps.max_points} points this {caps.period} paid")
+    if caps.budget is not None and rule.id in budgets:
+        allowed = min(allowed, budgets[rule.id])
+        if allowed <= 0:
+            raise _NoPay("BUDGET_SPENT", "the rule's points budget is spent")
+    if allowed < points:
+        lines = allocate_largest_remainder(allowed, lines)
+    award = Award(rule.id, rule.version, rule.kind, rule.name, allowed, lines, start)
+    return award
+
+
+def cut_award(award: Award, points: int) -> Award:
+    """The award reduced to points (when less budget could be reserved than was hoped)."""
+    return replace(
+        award, points=points, line_points=allocate_largest_remainder(points, award.line_points)
+    )
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _local_text(instant: datetime, zone: tzinfo) -> str:
+    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone})"

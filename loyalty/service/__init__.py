@@ -1,0 +1,86 @@
+"""Use cases: each owns one transaction and speaks in domain terms.
+
+The API layer imports from here only; the row types it renders are re-exported below.
+"""
+
+from loyalty.service.access import create_api_key, principal_for_api_key
+from loyalty.service.accounts import (
+    AdjustOutcome,
+    LedgerPage,
+    accounts_by_ids,
+    adjust_points,
+    get_account,
+    ledger_page,
+)
+from loyalty.service.audit import verify_ledger
+from loyalty.service.catalog import list_products, upsert_products
+from loyalty.service.program import load_seed
+from loyalty.service.purchases import (
+    Cart,
+    PurchaseOutcome,
+    QuoteOutcome,
+    quote,
+    record_purchase,
+    simulate,
+)
+from loyalty.service.rulebook import RuleBook
+from loyalty.service.rules import (
+    RuleDraft,
+    RuleNotFoundError,
+    archive_rule,
+    create_rule,
+    get_rule,
+    list_rules,
+    update_rule,
+)
+from loyalty.service.views import (
+    AccountRow,
+    EntryRow,
+    LineRow,
+    Pool,
+    ProductRow,
+    PurchaseRow,
+    RuleRow,
+    Violation,
+    lines_by_keys,
+    purchases_by_keys,
+)
+
+__all__ = [
+    "AccountRow",
+    "AdjustOutcome",
+    "Cart",
+    "EntryRow",
+    "LedgerPage",
+    "LineRow",
+    "Pool",
+    "ProductRow",
+    "PurchaseOutcome",
+    "PurchaseRow",
+    "QuoteOutcome",
+    "RuleBook",
+    "RuleDraft",
+    "RuleNotFoundError",
+    "RuleRow",
+    "Violation",
+    "accounts_by_ids",
+    "adjust_points",
+    "archive_rule",
+    "create_api_key",
+    "create_rule",
+    "get_account",
+    "get_rule",
+    "ledger_page",
+    "lines_by_keys",
+    "list_products",
+    "list_rules",
+    "load_seed",
+    "principal_for_api_key",
+    "purchases_by_keys",
+    "quote",
+    "record_purchase",
+    "simulate",
+    "update_rule",
+    "upsert_products",
+    "verify_ledger",
+]

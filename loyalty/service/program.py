@@ -1,0 +1,29 @@
+"""Loading a whole program (its timezone, catalog and rules) into an empty database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loyalty.service.catalog import seed_products
+from loyalty.service.rules import RuleDraft, insert_draft
+from loyalty.store import catalog, rules
+from loyalty.store.database import Pool, transaction
+
+
+async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
+    """Load the seed unless the program already has rules; True when it was loaded.
+
+    Nothing is refreshed on a program that exists, so an admin's edits survive restarts.
+    """
+    program = seed["program"]
+    products = seed_products(seed)
+    async with transaction(pool) as conn:
+        if await rules.count_rules(conn) > 0:
+            return False
+        await catalog.ensure_program(
+            conn, program["name"], program["currency"], program["timezone"]
+        )
+        await catalog.upsert_products(conn, products)
+        for rule in seed["rules"]:
+            await insert_draft(conn, RuleDraft(**rule))
+    return True

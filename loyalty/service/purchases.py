@@ -1,0 +1,336 @@
+"""Purchases, and what a cart would earn: the same evaluation, written or not."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loyalty.domain.cart import (
+    CartLine,
+    PurchaseRequest,
+    validate_channel,
+    validate_identifier,
+    validate_lines,
+    validate_purchase,
+    validate_time,
+)
+from loyalty.domain.engine import (
+    Award,
+    CustomerState,
+    Evaluation,
+    Item,
+    Occasion,
+    Reason,
+    Usage,
+    cut_award,
+    evaluate,
+    period_start,
+)
+from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
+from loyalty.service.idempotency import claim_or_replay, save_result
+from loyalty.service.rulebook import Compiled, RuleBook
+from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
+from loyalty.store import accounts, catalog, ledger, purchases, rules
+from loyalty.store.database import Connection, Pool, connection, transaction
+from loyalty.store.purchases import LineRow, PurchaseRow
+
+PURCHASE_SCOPE = "purchase"
+BUDGET_WAIT_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Cart:
+    store_id: str
+    channel: str
+    at: datetime
+    lines: tuple[CartLine, ...]
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PurchaseOutcome:
+    purchase: PurchaseRow
+    lines: list[LineRow]
+    awards: list[Award]
+    reasons: list[Reason]
+    balance: int
+    unknown_skus: list[str]
+    replayed: bool
+
+    @property
+    def points(self) -> int:
+        return self.purchase.points
+
+
+@dataclass(frozen=True)
+class QuoteOutcome:
+    evaluation: Evaluation
+    subtotal: int
+    unknown_skus: list[str]
+
+
+async def record_purchase(
+    pool: Pool, book: RuleBook, request: PurchaseRequest, now: datetime | None = None
+) -> PurchaseOutcome:
+    request = validate_purchase(request, now or datetime.now(UTC))
+    compiled = await book.current()
+    key = f"{request.store_id}\x1f{request.transaction_id}"
+    async with transaction(pool) as conn:
+        stored = await claim_or_replay(
+            conn,
+            PURCHASE_SCOPE,
+            key,
+            request.customer_id,
+            request.fingerprint(),
+            shown_key=request.transaction_id,
+        )
+        if stored is not None:
+            return await _replayed(conn, request.customer_id, stored)
+        return await _record(conn, compiled, request, key)
+
+
+async def _record(
+    conn: Connection, compiled: Compiled, request: PurchaseRequest, key: str
+) -> PurchaseOutcome:
+    customer_id = request.customer_id
+    # The account row lock orders this customer's purchases, so caps read below hold.
+    await accounts.ensure_account(conn, customer_id)
+    await accounts.lock_account(conn, customer_id)
+    items, unknown = await _items(conn, request.lines)
+    occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
+    state = await _customer_state(conn, customer_id, occasion, compiled.rules)
+    evaluation = evaluate(items, occasion, state, compiled.rules)
+    evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
+    balance = await accounts.credit_account(conn, customer_id, evaluation.points)
+    purchase = await purchases.insert_purchase(
+        conn,
+        customer_id=customer_id,
+        store_id=request.store_id,
+        transaction_id=request.transaction_id,
+        channel=request.channel,
+        occurred_at=request.occurred_at,
+        subtotal=sum(item.amount for item in items),
+        points=evaluation.points,
+    )
+    line_points = evaluation.line_points(len(items))
+    lines = [
+        LineRow(n, line.sku, line.quantity, line.unit_price, line.sku not in unknown, points)
+        for n, (line, points) in enumerate(zip(request.lines, line_points, strict=True))
+    ]
+    await purchases.insert_lines(conn, customer_id, purchase.id, lines)
+    entries = [
+        ledger.NewEntry(
+            "earn" if award.kind == BASE_EARN else "bonus",
+            award.points,
+            purchase.id,
+            award.rule_id,
+            award.name,
+            rule_version=award.rule_version,
+        )
+        for award in evaluation.awards
+    ]
+    if entries:
+        await ledger.insert_entries(conn, customer_id, entries, balance)
+    await _count_usage(conn, customer_id, compiled, evaluation.awards)
+    result = {
+        "purchase_id": purchase.id,
+        "balance": balance,
+        "awards": [_award_json(award) for award in evaluation.awards],
+        "reasons": [asdict(reason) for reason in evaluation.reasons],
+        "unknown_skus": unknown,
+    }
+    await save_result(conn, PURCHASE_SCOPE, key, result)
+    return PurchaseOutcome(
+        purchase,
+        lines,
+        list(evaluation.awards),
+        list(evaluation.reasons),
+        balance,
+        unknown,
+        replayed=False,
+    )
+
+
+def _award_json(award: Award) -> dict[str, Any]:
+    fields = asdict(award)
+    fields["line_points"] = list(award.line_points)
+    fields["period_start"] = award.period_start.isoformat() if award.period_start else None
+    return fields
+
+
+def _award_from_json(fields: dict[str, Any]) -> Award:
+    start = fields["period_start"]
+    return Award(
+        **{
+            **fields,
+            "line_points": tuple(fields["line_points"]),
+            "period_start": datetime.fromisoformat(start).date() if start else None,
+        }
+    )
+
+
+async def _replayed(conn: Connection, customer_id: str, stored: dict[str, Any]) -> PurchaseOutcome:
+    purchase = await purchases.get_purchase(conn, customer_id, stored["purchase_id"])
+    assert purchase is not None, "an idempotency key points at a missing purchase"
+    return PurchaseOutcome(
+        purchase=purchase,
+        lines=await purchases.get_lines(conn, customer_id, purchase.id),
+        awards=[_award_from_json(award) for award in stored["awards"]],
+        reasons=[Reason(**reason) for reason in stored["reasons"]],
+        balance=stored["balance"],
+        unknown_skus=stored["unknown_skus"],
+        replayed=True,
+    )
+
+
+async def _items(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[Item], list[str]]:
+    products = await catalog.get_products(conn, sorted({line.sku for line in lines}))
+    items = []
+    for line in lines:
+        product = products.get(line.sku)
+        items.append(
+            Item(
+                line.sku,
+                line.quantity,
+                line.unit_price,
+                product.category if product else None,
+                product.family if product else None,
+                product.size_rank if product else None,
+            )
+        )
+    return items, sorted({line.sku for line in lines} - products.keys())
+
+
+async def _customer_state(
+    conn: Connection, customer_id: str | None, occasion: Occasion, active: Sequence[Rule]
+) -> CustomerState:
+    capped = {rule.id: rule.caps.period for rule in active if rule.caps.period}
+    if customer_id is None or not capped:
+        return CustomerState()
+    day = occasion.at.astimezone(occasion.timezone).date()
+    since = min(period_start(period, day) for period in PERIODS)
+    rows = await rules.get_usage(conn, customer_id, since)
+    usage = {
+        (row.rule_id, row.period_start): Usage(row.awards, row.points)
+        for row in rows
+        if capped.get(row.rule_id) == row.period
+    }
+    return CustomerState(usage=usage)
+
+
+async def _reserve_budgets(
+    conn: Connection, compiled: Compiled, evaluation: Evaluation, customer_id: str
+) -> Evaluation:
+    """Take each budgeted award's points from its rule's budget, cutting what is not there.
+
+    A budget is split over BUDGET_SLICES rows; a purchase starts at a slice picked by its
+    customer and locks only slices no one else holds, so concurrent purchases spread over
+    the rows instead of queueing on one. No slice goes below zero: nothing is overspent.
+    """
+    by_id = compiled.by_id()
+    preferred = zlib.crc32(customer_id.encode()) % BUDGET_SLICES
+    awards: list[Award] = []
+    reasons = list(evaluation.reasons)
+    for award in evaluation.awards:
+        if by_id[award.rule_id].caps.budget is None:
+            awards.append(award)
+            continue
+        taken = await _take_budget(conn, award.rule_id, preferred, award.points)
+        if taken == award.points:
+            awards.append(award)
+        elif taken > 0:
+            awards.append(cut_award(award, taken))
+        else:
+            message = "the rule's points budget is spent"
+            reasons.append(Reason(award.rule_id, award.name, award.kind, "BUDGET_SPENT", message))
+    return Evaluation(tuple(awards), tuple(reasons))
+
+
+async def _take_budget(conn: Connection, rule_id: int, preferred: int, points: int) -> int:
+    held: list[int] = []
+    taken = 0
+    deadline = time.monotonic() + BUDGET_WAIT_SECONDS
+    while taken < points:
+        found = await rules.lock_free_slice(conn, rule_id, preferred, BUDGET_SLICES, held)
+        if found is None:
+            # Every slice with points is held by a purchase in flight; it may leave some.
+            if time.monotonic() > deadline or not await rules.budget_elsewhere(conn, rule_id, held):
+                break
+            await asyncio.sleep(0.005)
+            continue
+        slice_no, remaining = found
+        held.append(slice_no)
+        take = min(remaining, points - taken)
+        await rules.spend_from_slice(conn, rule_id, slice_no, take)
+        taken += take
+    return taken
+
+
+async def _count_usage(
+    conn: Connection, customer_id: str, compiled: Compiled, awards: Sequence[Award]
+) -> None:
+    by_id = compiled.by_id()
+    rows = [
+        rules.UsageRow(award.rule_id, period, award.period_start, 1, award.points)
+        for award in awards
+        if award.period_start is not None and (period := by_id[award.rule_id].caps.period)
+    ]
+    if rows:
+        await rules.add_usage(conn, customer_id, rows)
+
+
+def check_cart(cart: Cart, now: datetime) -> Cart:
+    validate_channel(cart.channel)
+    validate_time("at", cart.at, now)
+    return Cart(
+        store_id=validate_identifier("storeId", cart.store_id),
+        channel=cart.channel,
+        at=cart.at,
+        lines=validate_lines(cart.lines),
+        customer_id=validate_identifier("customerId", cart.customer_id)
+        if cart.customer_id is not None
+        else None,
+    )
+
+
+async def quote(
+    pool: Pool, book: RuleBook, cart: Cart, now: datetime | None = None
+) -> QuoteOutcome:
+    """What the cart would earn now, by rule, and why other rules would not pay. Writes nothing."""
+    cart = check_cart(cart, now or datetime.now(UTC))
+    return await _evaluate_cart(pool, await book.current(), cart)
+
+
+async def simulate(
+    pool: Pool,
+    book: RuleBook,
+    cart: Cart,
+    drafts: Sequence[RuleDraft],
+    *,
+    replace_active: bool = False,
+    now: datetime | None = None,
+) -> QuoteOutcome:
+    """quote() with unsaved draft rules (ids -1, -2, ...) beside, or instead of, the live ones."""
+    cart = check_cart(cart, now or datetime.now(UTC) + timedelta(0))
+    compiled = await book.current()
+    async with connection(pool) as conn:
+        trial = [await check_draft(conn, draft, -n) for n, draft in enumerate(drafts, 1)]
+    live = () if replace_active else compiled.rules
+    return await _evaluate_cart(pool, Compiled((*live, *trial), compiled.timezone), cart)
+
+
+async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOutcome:
+    occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
+    budgeted = [rule.id for rule in compiled.rules if rule.caps.budget is not None and rule.id > 0]
+    async with connection(pool) as conn:
+        items, unknown = await _items(conn, cart.lines)
+        state = await _customer_state(conn, cart.customer_id, occasion, compiled.rules)
+        budgets = await rules.remaining_budgets(conn, budgeted) if budgeted else {}
+    budgets = {rule_id: budgets.get(rule_id, 0) for rule_id in budgeted}
+    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
+    return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)

@@ -1,0 +1,134 @@
+"""The compiled rules each process keeps in memory, reloaded when any process changes them.
+
+Writers NOTIFY on commit; every process LISTENs on its own connection and bumps a
+generation counter, and the next caller reloads once. A load remembers the generation it
+started from, so a change that lands during a load is never lost. Without a listener
+(the database restarted), rules are reloaded at most once a second until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo
+
+from loyalty.domain.rules import Rule, parse_rule
+from loyalty.errors import LoyaltyError, UnavailableError
+from loyalty.store import catalog, rules
+from loyalty.store.database import Pool, connection
+from loyalty.store.listen import Listener, listen
+
+log = logging.getLogger("loyalty.rules")
+POLL_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Compiled:
+    rules: tuple[Rule, ...]
+    timezone: tzinfo
+
+    def by_id(self) -> dict[int, Rule]:
+        return {rule.id: rule for rule in self.rules}
+
+
+def compile_rows(rows: list[rules.RuleRow]) -> tuple[Rule, ...]:
+    compiled = []
+    for row in rows:
+        try:
+            compiled.append(
+                parse_rule(
+                    rule_id=row.id,
+                    version=row.version,
+                    kind=row.kind,
+                    name=row.name,
+                    spec=row.spec,
+                    priority=row.priority,
+                    exclusive=row.exclusive,
+                    message=row.message,
+                )
+            )
+        except LoyaltyError:
+            log.exception("rule %s version %s does not compile; it is skipped", row.id, row.version)
+    return tuple(compiled)
+
+
+async def load_compiled(pool: Pool) -> Compiled:
+    async with connection(pool) as conn:
+        rows = await rules.list_rules(conn, include_archived=False)
+        program = await catalog.get_program(conn)
+    zone: tzinfo = ZoneInfo(program.timezone) if program else UTC
+    return Compiled(compile_rows(rows), zone)
+
+
+class RuleBook:
+    def __init__(self, pool: Pool, dsn: str | None) -> None:
+        self.pool = pool
+        self.dsn = dsn
+        self.generation = 0
+        self.loaded_generation = -1
+        self.loaded_at = 0.0
+        self.compiled: Compiled | None = None
+        self.listener: Listener | None = None
+        self.lock = asyncio.Lock()
+        self.reconnecting: asyncio.Task[None] | None = None
+        self.closing = False
+
+    async def start(self) -> None:
+        if self.dsn is not None:
+            await self._listen()
+
+    async def close(self) -> None:
+        self.closing = True
+        if self.reconnecting is not None:
+            self.reconnecting.cancel()
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
+
+    def invalidate(self) -> None:
+        self.generation += 1
+
+    async def current(self) -> Compiled:
+        if self._fresh():
+            assert self.compiled is not None
+            return self.compiled
+        async with self.lock:
+            if not self._fresh():
+                generation = self.generation
+                self.compiled = await load_compiled(self.pool)
+                self.loaded_generation = generation
+                self.loaded_at = time.monotonic()
+        assert self.compiled is not None
+        return self.compiled
+
+    def _fresh(self) -> bool:
+        if self.compiled is None or self.loaded_generation != self.generation:
+            return False
+        return self.listener is not None or time.monotonic() - self.loaded_at < POLL_SECONDS
+
+    async def _listen(self) -> None:
+        assert self.dsn is not None
+        try:
+            self.listener = await listen(self.dsn, rules.CHANNEL, self.invalidate, self._lost)
+        except UnavailableError:
+            self._lost()
+            return
+        self.invalidate()  # whatever changed while nobody listened
+
+    def _lost(self) -> None:
+        self.listener = None
+        if self.closing:
+            return
+        if self.reconnecting is None or self.reconnecting.done():
+            self.reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while self.listener is None and not self.closing:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await self._listen()
+            except Exception:
+                log.exception("cannot listen for rule changes yet; rules reload once a second")
