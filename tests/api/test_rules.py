@@ -250,8 +250,10 @@ async def test_an_archived_rule_stops_paying(
 ) -> None:
     await catalog(pool)
     rule_id = (await create(client, admin_key, rule_input("UPSIZE")))["rule"]["id"]
-    archive = f'mutation {{ archiveRule(id: "{rule_id}") {{ ... on RuleSaved {{ rule {{ status }} }} }} }}'
-    archived = await gql(client, archive, auth=admin_key)
+    archive = (
+        "mutation A($id: ID!) { archiveRule(id: $id) { ... on RuleSaved { rule { status } } } }"
+    )
+    archived = await gql(client, archive, {"id": rule_id}, auth=admin_key)
     assert archived["data"]["archiveRule"]["rule"]["status"] == "archived"
     body = await gql(client, QUOTE, {"cart": cart(PIZZA_L)}, auth=pos_key)
     assert body["data"]["quote"]["awards"] == []
