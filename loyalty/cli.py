@@ -201,7 +201,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     if not violations:
         print("ledger verified: every invariant holds")
         return 0
-    print(f"ledger NOT verified: {len(violations)} violation(s)")
+    print(f"ledger NOT verified: {len(violations)} violation(s) (at most 100 shown per check)")
     for violation in violations:
         print(f"  [{violation.check}] customer {violation.customer_id}: {violation.detail}")
     return 1

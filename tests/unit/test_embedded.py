@@ -100,3 +100,24 @@ def test_long_paths_get_a_short_socket_directory(data_dir: Path) -> None:
 def test_dsn_is_unavailable_before_start(data_dir: Path) -> None:
     with pytest.raises(EmbeddedPostgresError):
         _ = EmbeddedPostgres(data_dir).dsn
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pgserver") is None, reason="the pgserver package is not installed"
+)
+def test_without_postgresql_binaries_the_pgserver_wheel_serves(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("loyalty.embedded.find_pg_bindir", lambda: None)
+    server = EmbeddedPostgres(data_dir)
+    dsn = server.start()
+    try:
+        query(dsn, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)")
+        assert query(dsn, "SELECT current_database()") == "loyalty"
+    finally:
+        server.stop()
+    again = EmbeddedPostgres(data_dir)
+    try:
+        assert query(again.start(), "SELECT n FROM kept") == "7"
+    finally:
+        again.stop()
