@@ -45,6 +45,7 @@ from loyalty.domain.rules import (
     check_against_catalog,
     parse_rule,
 )
+from loyalty.errors import ValidationError
 
 TARGET_US = 1000.0  # per evaluation
 # A program as merchants run one: a few base rules, many product-level promotions.
@@ -99,27 +100,40 @@ def build_rules(
             family: frozenset(p.size_rank for p in catalog if p.family == family and p.size_rank)
             for family in {p.family for p in catalog if p.family}
         },
+        category_sizes={
+            category: frozenset(
+                p.size_rank for p in catalog if p.category == category and p.size_rank
+            )
+            for category in {p.category for p in catalog if p.category}
+        },
+        sku_categories={p.sku: p.category for p in catalog if p.category},
+        tiers=frozenset({"silver", "gold"}),
     )
     kinds = [kind for kind, count in mix.items() for _ in range(count)]
     rng.shuffle(kinds)
     rules = []
     for rule_id, kind in enumerate(kinds, start=1):
-        spec = {
-            PARAMS_KEY[kind]: params(rng, kind, catalog, cart),
-            "conditions": conditions(rng),
-            "caps": caps(rng, rule_id),
-        }
-        rule = parse_rule(
-            rule_id=rule_id,
-            version=1,
-            kind=kind,
-            name=f"{kind.lower()} #{rule_id}",
-            spec=spec,
-            priority=rng.randint(-5, 5),
-            exclusive=rule_id % 4 == 0,
-        )
-        check_against_catalog(rule, facts)
-        rules.append(rule)
+        while True:  # draw again what the service would refuse (e.g. overlapping bundle items)
+            spec = {
+                PARAMS_KEY[kind]: params(rng, kind, catalog, cart),
+                "conditions": conditions(rng),
+                "caps": caps(rng, rule_id),
+            }
+            try:
+                rule = parse_rule(
+                    rule_id=rule_id,
+                    version=1,
+                    kind=kind,
+                    name=f"{kind.lower()} #{rule_id}",
+                    spec=spec,
+                    priority=rng.randint(-5, 5),
+                    exclusive=rule_id % 4 == 0 and kind != BASE_EARN,
+                )
+                check_against_catalog(rule, facts)
+            except ValidationError:
+                continue
+            rules.append(rule)
+            break
     return rules
 
 
@@ -165,7 +179,7 @@ def conditions(rng: random.Random) -> dict[str, Any]:
         "stores": stores,
         "channels": ["pos", "app"],
         "tiers": ["silver", "gold"],
-        "excludedSegments": ["serial_returner"],
+        "excludedSegments": ["mostly_returns"],
         "validFrom": "2026-01-01T00:00:00+01:00",
         "validTo": "2027-01-01T00:00:00+01:00",
         "daysOfWeek": [1, 2, 3, 4, 5] if rng.random() < 0.95 else [6, 7],

@@ -61,9 +61,12 @@ CREATE TABLE rule_usage (
 );
 
 -- A rule's points budget, split into slices so concurrent purchases lock different rows.
+-- granted - remaining is what a slice has paid out, so the budget can be changed later
+-- without ever paying more than the new total.
 CREATE TABLE rule_budget_slices (
     rule_id bigint NOT NULL REFERENCES rules (id),
     slice smallint NOT NULL,
-    remaining bigint NOT NULL CHECK (remaining >= 0),
+    granted bigint NOT NULL,
+    remaining bigint NOT NULL CHECK (remaining >= 0 AND remaining <= granted),
     PRIMARY KEY (rule_id, slice)
 );

@@ -12,7 +12,6 @@ from loyalty.api import errors
 from loyalty.api.context import Info
 from loyalty.api.types import Channel, Quote
 from loyalty.domain.access import Role
-from loyalty.domain.cart import CartLine
 
 
 @strawberry.input
@@ -45,6 +44,6 @@ def cart_of(info: Info, cart: CartInput) -> service.Cart:
         store_id=cart.store_id,
         channel=cart.channel.value,
         at=cart.at or datetime.now(UTC),
-        lines=tuple(CartLine(li.sku, li.quantity, li.unit_price) for li in cart.lines),
+        lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in cart.lines),
         customer_id=customer_id,
     )

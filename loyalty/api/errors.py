@@ -55,13 +55,13 @@ def rule_id(id: strawberry.ID) -> int:
     except ValueError:
         number = 0
     if not 0 < number < 2**63:
-        raise service.RuleNotFoundError(0)
+        raise service.RuleNotFoundError(str(id))
     return number
 
 
 def rule_not_found(error: service.RuleNotFoundError) -> RuleNotFoundError:
     return RuleNotFoundError(
-        code=error.code, message=error.message, rule_id=strawberry.ID(str(error.rule_id))
+        code=error.code, message=error.message, rule_id=strawberry.ID(error.rule_id)
     )
 
 

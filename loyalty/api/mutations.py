@@ -25,7 +25,6 @@ from loyalty.api.types import (
     RuleAward,
     RuleReason,
 )
-from loyalty.domain.cart import CartLine, PurchaseRequest
 
 
 @strawberry.input
@@ -126,13 +125,13 @@ class Mutation:
         principal = info.context.principal
         if principal and principal.store_id is not None and principal.store_id != input.store_id:
             return errors.store_not_allowed(input.store_id)
-        request = PurchaseRequest(
+        request = service.PurchaseRequest(
             customer_id=input.customer_id,
             store_id=input.store_id,
             transaction_id=input.transaction_id,
             channel=input.channel.value,
             occurred_at=input.occurred_at,
-            lines=tuple(CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
+            lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
         )
         try:
             outcome = await service.record_purchase(

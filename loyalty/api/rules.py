@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from loyalty.api.scalars import BigInt
 from loyalty.api.types import Channel, RuleKind
 from loyalty.service import RuleDraft
 
@@ -58,7 +59,7 @@ class RuleCapsInput:
     max_points: int | None = strawberry.field(
         default=None, description="Points the rule may pay one customer per period."
     )
-    budget: int | None = strawberry.field(
+    budget: BigInt | None = strawberry.field(
         default=None, description="Points the rule may pay in all, to everyone."
     )
 

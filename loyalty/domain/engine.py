@@ -2,15 +2,17 @@
 
 Stacking: every stackable rule that pays, pays. Exclusive rules compete and at most one of
 them pays: the one worth most to the customer; on a tie the higher priority, then the
-older rule (lower id). BASE_EARN rules are evaluated first because multipliers of other
-kinds apply to base points.
+older rule (lower id). BASE_EARN rules always stack and are evaluated first, because
+multipliers of other kinds apply to base points: SPEND_THRESHOLD multiplies the base
+points the cart earned, PRODUCT_BONUS the base rate on the matching lines' amount (so that
+adding an item never lowers what a cart earns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from loyalty.domain.earning import allocate_largest_remainder
 from loyalty.domain.rules import (
@@ -150,6 +152,24 @@ class _Cart:
         return tuple(parts)
 
 
+class _Base:
+    """The base points paid so far, and the per-unit rates that paid them."""
+
+    def __init__(self, tier_multiplier_percent: int) -> None:
+        self.tier = tier_multiplier_percent
+        self.total = 0
+        self.rates: list[tuple[int, int]] = []
+
+    def paid(self, rule: BaseEarn, points: int) -> None:
+        self.total += points
+        if rule.mode == PER_UNIT:
+            self.rates.append((rule.points, rule.unit))
+
+    def on(self, amount: int) -> int:
+        """Base points an amount earns at the rates that paid, before any cap."""
+        return sum(amount * points // unit for points, unit in self.rates) * self.tier // 100
+
+
 class _NoPay(Exception):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
@@ -178,21 +198,22 @@ def evaluate(
     """What the cart earns now; budgets hold the points left to budgeted rules (by rule id)."""
     budgets = budgets or {}
     local = occasion.at.astimezone(occasion.timezone)
+    at = occasion.at.astimezone(UTC)  # rule instants are kept in UTC; same-zone compares are fast
     day = local.date()
     cart = _Cart(items)
-    base_lines = [0] * len(items)
+    base = _Base(customer.tier_multiplier_percent)
     candidates: list[tuple[Rule, Award]] = []
     reasons: list[Reason] = []
     for rule in sorted(rules, key=lambda r: (r.kind != BASE_EARN, -r.priority, r.id)):
         try:
-            _check_conditions(rule, occasion, local, customer)
-            points, lines = _raw_points(rule, cart, base_lines, customer)
+            _check_conditions(rule, occasion, at, local, customer)
+            points, lines = _raw_points(rule, cart, base, customer)
             award = _capped(rule, points, lines, customer, day, budgets)
         except _NoPay as no:
             reasons.append(Reason(rule.id, rule.name, rule.kind, no.code, no.message))
             continue
-        if rule.kind == BASE_EARN:
-            base_lines = [a + b for a, b in zip(base_lines, award.line_points, strict=True)]
+        if isinstance(rule.params, BaseEarn):
+            base.paid(rule.params, award.points)
         candidates.append((rule, award))
     return _stack(candidates, reasons)
 
@@ -211,7 +232,7 @@ def _stack(candidates: list[tuple[Rule, Award]], reasons: list[Reason]) -> Evalu
 
 
 def _check_conditions(
-    rule: Rule, occasion: Occasion, local: datetime, customer: CustomerState
+    rule: Rule, occasion: Occasion, at: datetime, local: datetime, customer: CustomerState
 ) -> None:
     c = rule.conditions
     if c.stores and occasion.store_id not in c.stores:
@@ -222,9 +243,9 @@ def _check_conditions(
         raise _NoPay("TIER", f"only for tiers {', '.join(sorted(c.tiers))}")
     if excluded := c.excluded_segments & customer.segments:
         raise _NoPay("SEGMENT", f"not for customers in {', '.join(sorted(excluded))}")
-    if c.valid_from is not None and occasion.at < c.valid_from:
+    if c.valid_from is not None and at < c.valid_from:
         raise _NoPay("NOT_STARTED", f"starts {_local_text(c.valid_from, occasion.timezone)}")
-    if c.valid_to is not None and occasion.at >= c.valid_to:
+    if c.valid_to is not None and at >= c.valid_to:
         raise _NoPay("ENDED", f"ended {_local_text(c.valid_to, occasion.timezone)}")
     if c.days_of_week and local.isoweekday() not in c.days_of_week:
         days = ", ".join(DAY_NAMES[d - 1] for d in sorted(c.days_of_week))
@@ -237,7 +258,7 @@ def _check_conditions(
 
 
 def _raw_points(
-    rule: Rule, cart: _Cart, base_lines: list[int], customer: CustomerState
+    rule: Rule, cart: _Cart, base: _Base, customer: CustomerState
 ) -> tuple[int, tuple[int, ...]]:
     p = rule.params
     items, amounts, subtotal = cart.items, cart.amounts, cart.subtotal
@@ -260,22 +281,28 @@ def _raw_points(
             parts[index] = items[index].quantity * p.points
         return sum(parts), tuple(parts)
     if isinstance(p, AddOn):
-        if not cart.lines(p.trigger):
+        triggers = cart.lines(p.trigger)
+        if not triggers:
             raise _NoPay("NO_TRIGGER", f"needs {p.trigger.describe()} in the cart")
-        add_on = cart.lines(p.add_on)
+        # The add-on must be another unit than the one it complements.
+        add_on = [
+            i
+            for i in cart.lines(p.add_on)
+            if items[i].quantity > 1 or any(j != i for j in triggers)
+        ]
         if not add_on:
             raise _NoPay("NO_ADD_ON", f"add {p.add_on.describe()} to earn {p.points} points")
         return p.points, cart.spread(p.points, add_on[:1], [1])
     if isinstance(p, SpendThreshold):
         _require_spend(subtotal, p.threshold, "BELOW_THRESHOLD")
-        points = p.points + sum(base_lines) * (p.multiplier_percent - 100) // 100
+        points = p.points + base.total * (p.multiplier_percent - 100) // 100
         if points == 0:
             raise _NoPay("NO_BASE", "no base points to multiply")
         return points, allocate_largest_remainder(points, amounts)
     if isinstance(p, Bundle):
         return _bundle_points(p, cart)
     assert isinstance(p, ProductBonus)
-    return _product_bonus_points(p, cart, base_lines)
+    return _product_bonus_points(p, cart, base)
 
 
 def _require_spend(subtotal: int, minimum: int, code: str) -> None:
@@ -298,15 +325,15 @@ def _bundle_points(p: Bundle, cart: _Cart) -> tuple[int, tuple[int, ...]]:
     return points, cart.spread(points, bundled, weights)
 
 
-def _product_bonus_points(
-    p: ProductBonus, cart: _Cart, base_lines: list[int]
-) -> tuple[int, tuple[int, ...]]:
+def _product_bonus_points(p: ProductBonus, cart: _Cart, base: _Base) -> tuple[int, tuple[int, ...]]:
     matched = cart.lines(p.target)
     if not matched:
         raise _NoPay("NO_MATCH", f"no {p.target.describe()} in the cart")
     extra = p.multiplier_percent - 100
-    weights = [cart.items[i].quantity * p.points * 100 + base_lines[i] * extra for i in matched]
-    points = sum(weights) // 100
+    units = sum(cart.items[i].quantity for i in matched)
+    amount = sum(cart.amounts[i] for i in matched)
+    points = units * p.points + base.on(amount) * extra // 100
+    weights = [cart.items[i].quantity * p.points * 100 + cart.amounts[i] * extra for i in matched]
     if points == 0:
         raise _NoPay("NO_BASE", "no base points to multiply")
     return points, cart.spread(points, matched, weights)
@@ -332,6 +359,8 @@ def _capped(
             if allowed <= 0:
                 raise _NoPay("CAP_REACHED", f"{caps.max_points} points this {caps.period} paid")
     if caps.budget is not None and rule.id in budgets:
+        # What is left pays, the last award perhaps in part: a cart that earns more never
+        # gets less for it.
         allowed = min(allowed, budgets[rule.id])
         if allowed <= 0:
             raise _NoPay("BUDGET_SPENT", "the rule's points budget is spent")
@@ -342,10 +371,9 @@ def _capped(
 
 
 def cut_award(award: Award, points: int) -> Award:
-    """The award reduced to points (when less budget could be reserved than was hoped)."""
-    return replace(
-        award, points=points, line_points=allocate_largest_remainder(points, award.line_points)
-    )
+    """The award reduced to points, when less budget could be reserved than it hoped for."""
+    lines = allocate_largest_remainder(points, award.line_points)
+    return replace(award, points=points, line_points=lines)
 
 
 def _clock(minute: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 from loyalty.domain.cart import CHANNELS
@@ -33,6 +33,9 @@ PARAMS_KEY = {
 PER_UNIT = "per_unit"
 PER_ORDER = "per_order"
 PERIODS = ("day", "week", "month")
+# Computed from each customer's history: who mostly returns what they buy, who only buys on
+# discount.
+SEGMENTS = ("mostly_returns", "discount_only")
 MAX_POINTS = 1_000_000
 MAX_MONEY = 1_000_000_000
 MAX_BUDGET = 10**12
@@ -143,11 +146,14 @@ class Rule:
 
 @dataclass(frozen=True)
 class CatalogFacts:
-    """What a rule may refer to: categories, skus and the sizes each family has."""
+    """What a rule may refer to: categories, skus, the sizes of families and categories, tiers."""
 
     categories: frozenset[str]
     skus: frozenset[str]
     family_sizes: Mapping[str, frozenset[int]]
+    category_sizes: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    sku_categories: Mapping[str, str] = field(default_factory=dict)
+    tiers: frozenset[str] = frozenset()
 
 
 def parse_rule(
@@ -170,6 +176,9 @@ def parse_rule(
         raise ValidationError("priority", "priority must be between -1000 and 1000")
     if len(message) > 300:
         raise ValidationError("message", "message is at most 300 characters")
+    if exclusive and kind == BASE_EARN:
+        # Multipliers of other rules apply to base points, so base points must always stack.
+        raise ValidationError("exclusive", "BASE_EARN rules always stack")
     for other in set(PARAMS_KEY.values()) - {PARAMS_KEY[kind]}:
         if spec.get(other) is not None:
             raise ValidationError(other, f"{other} does not apply to a {kind} rule")
@@ -191,6 +200,11 @@ def check_against_catalog(rule: Rule, facts: CatalogFacts) -> None:
     """Refuse a rule that names what the catalog does not have."""
     key = PARAMS_KEY[rule.kind]
     params = rule.params
+    if unknown := sorted(rule.conditions.tiers - facts.tiers):
+        raise ValidationError(
+            "conditions.tiers",
+            f"unknown tier {unknown[0]!r}: the program defines none by that name",
+        )
     if isinstance(params, Upsize):
         _check_upsize(params, facts, key)
     elif isinstance(params, AddOn):
@@ -199,6 +213,7 @@ def check_against_catalog(rule: Rule, facts: CatalogFacts) -> None:
     elif isinstance(params, Bundle):
         for index, item in enumerate(params.items):
             _check_match(item, facts, f"{key}.items[{index}]")
+        _check_bundle_overlap(params, facts, key)
     elif isinstance(params, ProductBonus):
         _check_match(params.target, facts, f"{key}.target")
 
@@ -211,13 +226,36 @@ def _check_upsize(params: Upsize, facts: CatalogFacts, key: str) -> None:
                 f"{key}.family",
                 f"family {params.family!r} has {len(sizes)} size(s); an upsize needs 2+",
             )
-        if params.min_size_rank <= min(sizes):
+        if not min(sizes) < params.min_size_rank <= max(sizes):
             raise ValidationError(
                 f"{key}.minSizeRank",
-                f"minSizeRank must be above the smallest size ({min(sizes)}) of {params.family!r}",
+                f"minSizeRank must be above the smallest size ({min(sizes)}) of "
+                f"{params.family!r} and at most its largest ({max(sizes)})",
             )
-    if params.category is not None and params.category not in facts.categories:
-        raise ValidationError(f"{key}.category", f"unknown category {params.category!r}")
+    if params.category is not None:
+        if params.category not in facts.categories:
+            raise ValidationError(f"{key}.category", f"unknown category {params.category!r}")
+        sizes = facts.category_sizes.get(params.category, frozenset())
+        if not any(size < params.min_size_rank for size in sizes) or not any(
+            size >= params.min_size_rank for size in sizes
+        ):
+            raise ValidationError(
+                f"{key}.minSizeRank",
+                f"category {params.category!r} has no sizes both below and at "
+                f"{params.min_size_rank}: nothing could be upsized to it",
+            )
+
+
+def _check_bundle_overlap(params: Bundle, facts: CatalogFacts, key: str) -> None:
+    """One unit may fill one slot of a bundle: a sku may not also be a category slot."""
+    categories = {item.category for item in params.items if item.category}
+    for index, item in enumerate(params.items):
+        if item.sku is not None and facts.sku_categories.get(item.sku) in categories:
+            raise ValidationError(
+                f"{key}.items[{index}]",
+                f"sku {item.sku} is in category {facts.sku_categories[item.sku]!r}, "
+                "which is another item of this bundle",
+            )
 
 
 def _check_match(match: ItemMatch, facts: CatalogFacts, where: str) -> None:
@@ -297,6 +335,11 @@ def _parse_conditions(raw: Mapping[str, Any]) -> Conditions:
     days = raw.get("daysOfWeek") or []
     if not isinstance(days, list) or not all(_is_int(d) and 1 <= d <= 7 for d in days):
         raise ValidationError(f"{key}.daysOfWeek", "days of week are 1 (Monday) to 7 (Sunday)")
+    if unknown := sorted(_strings(raw, key, "excludedSegments") - set(SEGMENTS)):
+        raise ValidationError(
+            f"{key}.excludedSegments",
+            f"unknown segment {unknown[0]!r}: segments are {', '.join(SEGMENTS)}",
+        )
     valid_from = _instant(raw, key, "validFrom")
     valid_to = _instant(raw, key, "validTo")
     if valid_from and valid_to and valid_to <= valid_from:
@@ -402,7 +445,11 @@ def _instant(raw: Mapping[str, Any], key: str, name: str) -> datetime | None:
         instant = None
     if instant is None or instant.tzinfo is None:
         raise ValidationError(f"{key}.{name}", f"{name} must be a date-time with an offset")
-    return instant
+    try:
+        # Kept in UTC: comparing datetimes of one timezone is many times faster than across two.
+        return instant.astimezone(UTC)
+    except OverflowError as error:
+        raise ValidationError(f"{key}.{name}", f"{name} is out of range") from error
 
 
 def _minute(raw: Mapping[str, Any], key: str, name: str) -> int | None:

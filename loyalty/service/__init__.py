@@ -3,6 +3,7 @@
 The API layer imports from here only; the row types it renders are re-exported below.
 """
 
+from loyalty.domain.cart import CartLine, PurchaseRequest
 from loyalty.service.access import create_api_key, principal_for_api_key
 from loyalty.service.accounts import (
     AdjustOutcome,
@@ -50,12 +51,14 @@ __all__ = [
     "AccountRow",
     "AdjustOutcome",
     "Cart",
+    "CartLine",
     "EntryRow",
     "LedgerPage",
     "LineRow",
     "Pool",
     "ProductRow",
     "PurchaseOutcome",
+    "PurchaseRequest",
     "PurchaseRow",
     "QuoteOutcome",
     "RuleBook",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.cart import (
@@ -32,6 +33,7 @@ from loyalty.domain.engine import (
     period_start,
 )
 from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
+from loyalty.errors import ValidationError
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
@@ -40,7 +42,8 @@ from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.purchases import LineRow, PurchaseRow
 
 PURCHASE_SCOPE = "purchase"
-BUDGET_WAIT_SECONDS = 0.5
+BUDGET_WAIT_SECONDS = 1.0
+MAX_DRAFTS = 20
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ async def _record(
     items, unknown = await _items(conn, request.lines)
     occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
     state = await _customer_state(conn, customer_id, occasion, compiled.rules)
-    evaluation = evaluate(items, occasion, state, compiled.rules)
+    # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
+    budgets = await _budgets(conn, compiled)
+    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
     balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     purchase = await purchases.insert_purchase(
@@ -223,21 +228,29 @@ async def _customer_state(
     return CustomerState(usage=usage)
 
 
+async def _budgets(conn: Connection, compiled: Compiled) -> dict[int, int]:
+    budgeted = [rule.id for rule in compiled.rules if rule.caps.budget is not None and rule.id > 0]
+    if not budgeted:
+        return {}
+    left = await rules.remaining_budgets(conn, budgeted)
+    return {rule_id: left.get(rule_id, 0) for rule_id in budgeted}
+
+
 async def _reserve_budgets(
     conn: Connection, compiled: Compiled, evaluation: Evaluation, customer_id: str
 ) -> Evaluation:
     """Take each budgeted award's points from its rule's budget, cutting what is not there.
 
     A budget is split over BUDGET_SLICES rows; a purchase starts at a slice picked by its
-    customer and locks only slices no one else holds, so concurrent purchases spread over
-    the rows instead of queueing on one. No slice goes below zero: nothing is overspent.
+    customer and locks only slices no one else holds (SKIP LOCKED), so concurrent purchases
+    spread over the rows instead of queueing on one, and never wait for one another in a
+    cycle. No slice goes below zero: nothing is overspent.
     """
-    by_id = compiled.by_id()
     preferred = zlib.crc32(customer_id.encode()) % BUDGET_SLICES
     awards: list[Award] = []
     reasons = list(evaluation.reasons)
     for award in evaluation.awards:
-        if by_id[award.rule_id].caps.budget is None:
+        if compiled.by_id[award.rule_id].caps.budget is None:
             awards.append(award)
             continue
         taken = await _take_budget(conn, award.rule_id, preferred, award.points)
@@ -252,33 +265,57 @@ async def _reserve_budgets(
 
 
 async def _take_budget(conn: Connection, rule_id: int, preferred: int, points: int) -> int:
-    held: list[int] = []
-    taken = 0
+    """Spend up to points from the budget's slices; return the points spent.
+
+    The slices are gathered in a savepoint: when the free ones do not hold enough, rolling
+    it back lets go of them, so two purchases holding half of what each needs never wait
+    on each other; they back off and try again. Only what the budget no longer has (or, past
+    a deadline, what the free slices hold) is cut.
+    """
     deadline = time.monotonic() + BUDGET_WAIT_SECONDS
-    while taken < points:
-        found = await rules.lock_free_slice(conn, rule_id, preferred, BUDGET_SLICES, held)
+    while points > 0:
+        last_try = time.monotonic() > deadline
+        try:
+            async with conn.transaction():
+                return await _spend_from_free_slices(conn, rule_id, preferred, points, last_try)
+        except _ShortOfFreeSlices:
+            pass
+        points = min(points, await rules.budget_elsewhere(conn, rule_id, []))
+        await asyncio.sleep(random.uniform(0.001, 0.01))
+    return 0
+
+
+class _ShortOfFreeSlices(Exception):
+    pass
+
+
+async def _spend_from_free_slices(
+    conn: Connection, rule_id: int, preferred: int, points: int, take_what_is_free: bool
+) -> int:
+    held: list[tuple[int, int]] = []
+    while sum(remaining for _, remaining in held) < points:
+        taken = [slice_no for slice_no, _ in held]
+        found = await rules.lock_free_slice(conn, rule_id, preferred, BUDGET_SLICES, taken)
         if found is None:
-            # Every slice with points is held by a purchase in flight; it may leave some.
-            if time.monotonic() > deadline or not await rules.budget_elsewhere(conn, rule_id, held):
+            if take_what_is_free:
                 break
-            await asyncio.sleep(0.005)
-            continue
-        slice_no, remaining = found
-        held.append(slice_no)
-        take = min(remaining, points - taken)
+            raise _ShortOfFreeSlices
+        held.append(found)
+    wanted = points
+    for slice_no, remaining in held:
+        take = min(remaining, wanted)
         await rules.spend_from_slice(conn, rule_id, slice_no, take)
-        taken += take
-    return taken
+        wanted -= take
+    return points - wanted
 
 
 async def _count_usage(
     conn: Connection, customer_id: str, compiled: Compiled, awards: Sequence[Award]
 ) -> None:
-    by_id = compiled.by_id()
     rows = [
         rules.UsageRow(award.rule_id, period, award.period_start, 1, award.points)
         for award in awards
-        if award.period_start is not None and (period := by_id[award.rule_id].caps.period)
+        if award.period_start is not None and (period := compiled.by_id[award.rule_id].caps.period)
     ]
     if rows:
         await rules.add_usage(conn, customer_id, rows)
@@ -316,7 +353,9 @@ async def simulate(
     now: datetime | None = None,
 ) -> QuoteOutcome:
     """quote() with unsaved draft rules (ids -1, -2, ...) beside, or instead of, the live ones."""
-    cart = check_cart(cart, now or datetime.now(UTC) + timedelta(0))
+    if len(drafts) > MAX_DRAFTS:
+        raise ValidationError("rules", f"simulate at most {MAX_DRAFTS} draft rules at once")
+    cart = check_cart(cart, now or datetime.now(UTC))
     compiled = await book.current()
     async with connection(pool) as conn:
         trial = [await check_draft(conn, draft, -n) for n, draft in enumerate(drafts, 1)]
@@ -326,11 +365,9 @@ async def simulate(
 
 async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOutcome:
     occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
-    budgeted = [rule.id for rule in compiled.rules if rule.caps.budget is not None and rule.id > 0]
     async with connection(pool) as conn:
         items, unknown = await _items(conn, cart.lines)
         state = await _customer_state(conn, cart.customer_id, occasion, compiled.rules)
-        budgets = await rules.remaining_budgets(conn, budgeted) if budgeted else {}
-    budgets = {rule_id: budgets.get(rule_id, 0) for rule_id in budgeted}
+        budgets = await _budgets(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -29,9 +29,10 @@ POLL_SECONDS = 1.0
 class Compiled:
     rules: tuple[Rule, ...]
     timezone: tzinfo
+    by_id: dict[int, Rule] = field(init=False, compare=False)
 
-    def by_id(self) -> dict[int, Rule]:
-        return {rule.id: rule for rule in self.rules}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {rule.id: rule for rule in self.rules})
 
 
 def compile_rows(rows: list[rules.RuleRow]) -> tuple[Rule, ...]:

@@ -31,9 +31,9 @@ class RuleNotFoundError(LoyaltyError):
 
     code = "RULE_NOT_FOUND"
 
-    def __init__(self, rule_id: int) -> None:
+    def __init__(self, rule_id: str) -> None:
         self.rule_id = rule_id
-        super().__init__(f"there is no active rule {rule_id}")
+        super().__init__(f"there is no active rule {rule_id!r}")
 
 
 @dataclass(frozen=True)
@@ -68,21 +68,29 @@ async def catalog_facts(conn: Connection, rule: Rule) -> CatalogFacts:
     """What the catalog holds of the things this rule names."""
     params = rule.params
     matches = []
-    families = []
     if isinstance(params, AddOn):
         matches = [params.trigger, params.add_on]
     elif isinstance(params, Bundle):
         matches = list(params.items)
     elif isinstance(params, ProductBonus):
         matches = [params.target]
-    elif isinstance(params, Upsize) and params.family:
-        families = [params.family]
-    skus = [m.sku for m in matches if m.sku]
-    sizes = await catalog.family_sizes(conn, families)
+    upsize = params if isinstance(params, Upsize) else None
+    families = [upsize.family] if upsize and upsize.family else []
+    sized = [upsize.category] if upsize and upsize.category else []
+    skus = await catalog.sku_categories(conn, [m.sku for m in matches if m.sku])
     return CatalogFacts(
         categories=frozenset(await catalog.categories(conn)),
-        skus=frozenset(await catalog.existing_skus(conn, skus)),
-        family_sizes={family: frozenset(ranks) for family, ranks in sizes.items()},
+        skus=frozenset(skus),
+        family_sizes={
+            family: frozenset(ranks)
+            for family, ranks in (await catalog.family_sizes(conn, families)).items()
+        },
+        category_sizes={
+            category: frozenset(ranks)
+            for category, ranks in (await catalog.category_sizes(conn, sized)).items()
+        },
+        sku_categories=skus,
+        tiers=frozenset(),  # tiers are not defined yet: a tier condition is refused
     )
 
 
@@ -106,7 +114,7 @@ async def insert_draft(conn: Connection, draft: RuleDraft) -> RuleRow:
     row = await rules.insert_rule(conn, draft.fields())
     await rules.insert_rule_version(conn, row)
     if rule.caps.budget is not None:
-        await _add_budget(conn, row.id, rule.caps.budget)
+        await set_budget(conn, row.id, rule.caps.budget)
     await rules.notify_rules_changed(conn)
     return row
 
@@ -115,17 +123,13 @@ async def update_rule(pool: Pool, book: RuleBook | None, rule_id: int, draft: Ru
     """A new version; ledger entries keep pointing at the version that paid them."""
     async with transaction(pool) as conn:
         rule = await check_draft(conn, draft, rule_id)
-        before = await rules.get_rule(conn, rule_id)
+        # The UPDATE locks the rule's row: concurrent updates of one rule take turns.
         row = await rules.update_rule(conn, rule_id, draft.fields())
-        if before is None or row is None:
-            raise RuleNotFoundError(rule_id)
+        if row is None:
+            raise RuleNotFoundError(str(rule_id))
         await rules.insert_rule_version(conn, row)
-        old_budget = (before.spec.get("caps") or {}).get("budget") or 0
-        new_budget = rule.caps.budget or 0
-        if new_budget > old_budget:
-            await _add_budget(conn, rule_id, new_budget - old_budget)
-        elif new_budget < old_budget:
-            await rules.take_from_slices(conn, rule_id, old_budget - new_budget)
+        if rule.caps.budget is not None:
+            await set_budget(conn, rule_id, rule.caps.budget)
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()
@@ -136,16 +140,26 @@ async def archive_rule(pool: Pool, book: RuleBook | None, rule_id: int) -> RuleR
     async with transaction(pool) as conn:
         row = await rules.archive_rule(conn, rule_id)
         if row is None:
-            raise RuleNotFoundError(rule_id)
+            raise RuleNotFoundError(str(rule_id))
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()
     return row
 
 
-async def _add_budget(conn: Connection, rule_id: int, points: int) -> None:
-    slices = allocate_largest_remainder(points, [1] * BUDGET_SLICES)
-    await rules.insert_budget_slices(conn, rule_id, slices)
+async def set_budget(conn: Connection, rule_id: int, budget: int) -> None:
+    """Make the rule's total budget `budget`: what is left is budget minus what was paid.
+
+    Every slice is locked (in slice order; purchases never wait for slices, so this cannot
+    deadlock with them) and what it has paid out is kept, so lowering and raising a budget
+    never lets the rule pay more than the latest total.
+    """
+    slices = await rules.lock_budget_slices(conn, rule_id)
+    paid = [granted - remaining for _, granted, remaining in slices] or [0] * BUDGET_SLICES
+    left = allocate_largest_remainder(max(budget - sum(paid), 0), [1] * BUDGET_SLICES)
+    await rules.write_budget_slices(
+        conn, rule_id, [p + r for p, r in zip(paid, left, strict=True)], left
+    )
 
 
 async def list_rules(pool: Pool, include_archived: bool) -> list[RuleRow]:

@@ -93,11 +93,6 @@ async def categories(conn: Connection) -> set[str]:
     return {row["category"] for row in rows}
 
 
-async def existing_skus(conn: Connection, skus: Sequence[str]) -> set[str]:
-    rows = await conn.fetch("SELECT sku FROM products WHERE sku = ANY($1::text[])", list(skus))
-    return {row["sku"] for row in rows}
-
-
 async def family_sizes(conn: Connection, families: Sequence[str]) -> dict[str, set[int]]:
     rows = await conn.fetch(
         """
@@ -110,3 +105,24 @@ async def family_sizes(conn: Connection, families: Sequence[str]) -> dict[str, s
     for row in rows:
         sizes.setdefault(row["family"], set()).add(row["size_rank"])
     return sizes
+
+
+async def category_sizes(conn: Connection, categories: Sequence[str]) -> dict[str, set[int]]:
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT category, size_rank FROM products
+        WHERE category = ANY($1::text[]) AND size_rank IS NOT NULL
+        """,
+        list(categories),
+    )
+    sizes: dict[str, set[int]] = {}
+    for row in rows:
+        sizes.setdefault(row["category"], set()).add(row["size_rank"])
+    return sizes
+
+
+async def sku_categories(conn: Connection, skus: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        "SELECT sku, category FROM products WHERE sku = ANY($1::text[])", list(skus)
+    )
+    return {row["sku"]: row["category"] for row in rows}

@@ -109,7 +109,7 @@ async def archive_rule(conn: Connection, rule_id: int) -> RuleRow | None:
     row = await conn.fetchrow(
         f"""
         UPDATE rules SET status = 'archived', updated_at = now()
-        WHERE id = $1 RETURNING {RULE_COLUMNS}
+        WHERE id = $1 AND status = 'active' RETURNING {RULE_COLUMNS}
         """,
         rule_id,
     )
@@ -172,17 +172,32 @@ async def add_usage(conn: Connection, customer_id: str, rows: Sequence[UsageRow]
     )
 
 
-async def insert_budget_slices(conn: Connection, rule_id: int, amounts: Sequence[int]) -> None:
-    await conn.execute(
+async def lock_budget_slices(conn: Connection, rule_id: int) -> list[tuple[int, int, int]]:
+    """(slice, granted, remaining) of every slice, locked in slice order."""
+    rows = await conn.fetch(
         """
-        INSERT INTO rule_budget_slices (rule_id, slice, remaining)
-        SELECT $1, s.n - 1, s.amount
-        FROM unnest($2::bigint[]) WITH ORDINALITY AS s(amount, n)
-        ON CONFLICT (rule_id, slice) DO UPDATE
-        SET remaining = rule_budget_slices.remaining + EXCLUDED.remaining
+        SELECT slice, granted, remaining FROM rule_budget_slices
+        WHERE rule_id = $1 ORDER BY slice FOR UPDATE
         """,
         rule_id,
-        list(amounts),
+    )
+    return [(row["slice"], row["granted"], row["remaining"]) for row in rows]
+
+
+async def write_budget_slices(
+    conn: Connection, rule_id: int, granted: Sequence[int], remaining: Sequence[int]
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO rule_budget_slices AS b (rule_id, slice, granted, remaining)
+        SELECT $1, s.n - 1, s.granted, s.remaining
+        FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS s(granted, remaining, n)
+        ON CONFLICT (rule_id, slice) DO UPDATE
+        SET granted = EXCLUDED.granted, remaining = EXCLUDED.remaining
+        """,
+        rule_id,
+        list(granted),
+        list(remaining),
     )
 
 
@@ -233,37 +248,6 @@ async def budget_elsewhere(conn: Connection, rule_id: int, held: Sequence[int]) 
         list(held),
     )
     return left
-
-
-async def take_from_slices(conn: Connection, rule_id: int, points: int) -> int:
-    """Take up to points across all slices in slice order, for an admin lowering a budget."""
-    rows = await conn.fetch(
-        """
-        SELECT slice, remaining FROM rule_budget_slices
-        WHERE rule_id = $1 AND remaining > 0 ORDER BY slice FOR UPDATE
-        """,
-        rule_id,
-    )
-    taken = 0
-    cuts: list[tuple[int, int]] = []
-    for row in rows:
-        if taken == points:
-            break
-        take = min(row["remaining"], points - taken)
-        cuts.append((row["slice"], take))
-        taken += take
-    if cuts:
-        await conn.execute(
-            """
-            UPDATE rule_budget_slices b SET remaining = b.remaining - c.take
-            FROM unnest($2::smallint[], $3::bigint[]) AS c(slice, take)
-            WHERE b.rule_id = $1 AND b.slice = c.slice
-            """,
-            rule_id,
-            [slice_no for slice_no, _ in cuts],
-            [take for _, take in cuts],
-        )
-    return taken
 
 
 async def remaining_budgets(conn: Connection, rule_ids: Sequence[int]) -> dict[int, int]:

@@ -147,13 +147,13 @@ def test_an_excluded_segment_does_not_earn() -> None:
     no_returners = rule(
         UPSIZE,
         {"family": "margherita", "minSizeRank": 3, "points": 20},
-        conditions={"excludedSegments": ["serial_returner", "discount_only"]},
+        conditions={"excludedSegments": ["mostly_returns", "discount_only"]},
     )
-    returner = CustomerState(segments=frozenset({"serial_returner", "student"}))
+    returner = CustomerState(segments=frozenset({"mostly_returns", "student"}))
     evaluation = run([MARG_L], [no_returners], customer=returner)
     assert evaluation.awards == ()
     assert reason_of(evaluation).code == "SEGMENT"
-    assert reason_of(evaluation).message == "not for customers in serial_returner"
+    assert reason_of(evaluation).message == "not for customers in mostly_returns"
     student = CustomerState(segments=frozenset({"student"}))
     assert paid(run([MARG_L], [no_returners], customer=student)) == {1: 20}
 
@@ -537,6 +537,14 @@ def test_a_budget_limits_the_award_to_what_is_left() -> None:
     assert reason_of(spent).code == "BUDGET_SPENT"
 
 
+def test_cut_award_keeps_the_lines_adding_up() -> None:
+    budgeted = rule(UPSIZE, {"family": "margherita", "minSizeRank": 2, "points": 20})
+    award = award_of(run([MARG_M, replace(MARG_L, quantity=2)], [budgeted]), 1)
+    cut = cut_award(award, 13)
+    assert (cut.points, sum(cut.line_points)) == (13, 13)
+    assert cut.line_points == (4, 9)
+
+
 def test_budget_and_customer_cap_together_pay_the_smaller() -> None:
     both = rule(
         UPSIZE,
@@ -547,14 +555,6 @@ def test_budget_and_customer_cap_together_pay_the_smaller() -> None:
     customer = used(1, WINTER_TUESDAY, points=20)
     assert run(cart, [both], customer=customer, budgets={1: 100}).points == 30
     assert run(cart, [both], customer=customer, budgets={1: 12}).points == 12
-
-
-def test_cut_award_keeps_the_lines_adding_up() -> None:
-    award = Award(1, 1, BASE_EARN, "rule 1", 19, (13, 5, 1))
-    cut = cut_award(award, 10)
-    assert cut.points == 10
-    assert cut.line_points == (7, 3, 0)
-    assert replace(cut, points=19, line_points=(13, 5, 1)) == award
 
 
 def test_money_reads_minor_units() -> None:
@@ -642,3 +642,25 @@ def test_the_result_does_not_depend_on_the_order_of_the_rules() -> None:
     expected = run(CART, rules)
     for order in itertools.permutations(rules):
         assert run(CART, order) == expected
+
+
+def test_one_unit_is_not_both_the_trigger_and_the_add_on() -> None:
+    pizza_with_pizza = rule(
+        ADD_ON, {"trigger": {"category": "pizza"}, "addOn": {"sku": "MARG-L"}, "points": 15}
+    )
+    assert reason_of(run([MARG_L], [pizza_with_pizza])).code == "NO_ADD_ON"
+    assert run([replace(MARG_L, quantity=2)], [pizza_with_pizza]).points == 15
+    assert run([MARG_S, MARG_L], [pizza_with_pizza]).points == 15
+
+
+def test_a_product_multiplier_applies_to_the_per_unit_base_rate_only() -> None:
+    flat = rule(BASE_EARN, TEN_PER_ORDER, rule_id=1)
+    double_wings = rule(
+        PRODUCT_BONUS, {"target": {"sku": "WINGS-6"}, "multiplierPercent": 200}, rule_id=2
+    )
+    evaluation = run([MARG_S, WINGS], [flat, double_wings])
+    assert evaluation.points == 10  # a flat order bonus has no rate to multiply
+    assert reason_of(evaluation, 2).code == "NO_BASE"
+    per_unit = rule(BASE_EARN, ONE_PER_UNIT, rule_id=3)
+    both = run([MARG_S, WINGS], [flat, per_unit, double_wings])
+    assert award_of(both, 2).points == 20  # 20.97 of wings at 1 point per 1.00, doubled

@@ -7,7 +7,7 @@ from random import Random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from loyalty.domain.cart import CHANNELS
@@ -34,6 +34,7 @@ from loyalty.domain.rules import (
     check_against_catalog,
     parse_rule,
 )
+from loyalty.errors import ValidationError
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 CATALOG = (
@@ -61,10 +62,16 @@ FACTS = CatalogFacts(
     categories=frozenset(i.category for i in CATALOG if i.category),
     skus=frozenset(i.sku for i in CATALOG),
     family_sizes=FAMILY_SIZES,
+    category_sizes={
+        category: frozenset(i.size_rank for i in CATALOG if i.category == category and i.size_rank)
+        for category in {i.category for i in CATALOG if i.category}
+    },
+    sku_categories={i.sku: i.category for i in CATALOG if i.category},
+    tiers=frozenset({"silver", "gold"}),
 )
 STORES = ("WAW-01", "KRK-01")
 TIERS = ("silver", "gold")
-SEGMENTS = ("serial_returner", "discount_only", "student")
+SEGMENTS = ("mostly_returns", "discount_only", "student")  # the customer may be in "student"
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ CONDITIONS: dict[str, tuple[dict[str, Any], ...]] = {
     "stores": ({"stores": ["WAW-01"]}, {"stores": ["WAW-01", "KRK-01"]}),
     "channels": ({"channels": ["pos"]}, {"channels": ["app", "web"]}),
     "tiers": ({"tiers": ["gold"]}, {"tiers": ["silver", "gold"]}),
-    "segments": ({"excludedSegments": ["serial_returner"]}, {"excludedSegments": ["student"]}),
+    "segments": ({"excludedSegments": ["mostly_returns"]}, {"excludedSegments": ["discount_only"]}),
     "days": ({"daysOfWeek": [1, 2, 3, 4, 5]}, {"daysOfWeek": [6, 7]}, {"daysOfWeek": [2]}),
     "hours": (
         {"timeFrom": "11:00", "timeTo": "14:00"},
@@ -220,9 +227,12 @@ def rules(draw: st.DrawFn, rule_id: int, *, stackable: bool = False) -> Rule:
         name=f"{kind.lower()} {rule_id}",
         spec=spec,
         priority=draw(st.integers(-2, 2)),
-        exclusive=False if stackable else draw(st.booleans()),
+        exclusive=False if stackable or kind == BASE_EARN else draw(st.booleans()),
     )
-    check_against_catalog(rule, FACTS)
+    try:
+        check_against_catalog(rule, FACTS)
+    except ValidationError:
+        reject()  # e.g. an upsize of a category with no smaller size: refused on creation too
     return rule
 
 

@@ -32,6 +32,9 @@ FACTS = CatalogFacts(
     categories=frozenset({"pizza", "drink", "dessert", "sides"}),
     skus=frozenset({"MARG-S", "MARG-M", "MARG-L", "COLA-05", "LAVA", "WINGS-6"}),
     family_sizes={"margherita": frozenset({1, 2, 3}), "cola": frozenset({2})},
+    category_sizes={"pizza": frozenset({1, 2, 3}), "drink": frozenset({2})},
+    sku_categories={"MARG-S": "pizza", "MARG-L": "pizza", "LAVA": "dessert", "COLA-05": "drink"},
+    tiers=frozenset({"gold"}),
 )
 
 VALID: dict[str, dict[str, Any]] = {
@@ -85,7 +88,7 @@ def test_conditions_caps_and_stacking_are_read_from_the_spec() -> None:
             "stores": ["WAW-01", " WAW-02 "],
             "channels": ["pos", "app"],
             "tiers": ["gold"],
-            "excludedSegments": ["serial_returner"],
+            "excludedSegments": ["mostly_returns"],
             "validFrom": "2026-03-01T00:00:00+01:00",
             "validTo": "2026-04-01T00:00:00+02:00",
             "daysOfWeek": [2, 4],
@@ -94,12 +97,12 @@ def test_conditions_caps_and_stacking_are_read_from_the_spec() -> None:
         },
         "caps": {"period": "day", "maxAwards": 1, "maxPoints": 50, "budget": 100_000},
     }
-    rule = parse(BASE_EARN, spec, priority=5, exclusive=True, message="Thanks!")
+    rule = parse(BASE_EARN, spec, priority=5, message="Thanks!")
     assert rule.conditions == Conditions(
         stores=frozenset({"WAW-01", "WAW-02"}),
         channels=frozenset({"pos", "app"}),
         tiers=frozenset({"gold"}),
-        excluded_segments=frozenset({"serial_returner"}),
+        excluded_segments=frozenset({"mostly_returns"}),
         valid_from=datetime(2026, 2, 28, 23, tzinfo=UTC),
         valid_to=datetime(2026, 3, 31, 22, tzinfo=UTC),
         days_of_week=frozenset({2, 4}),
@@ -107,7 +110,13 @@ def test_conditions_caps_and_stacking_are_read_from_the_spec() -> None:
         end_minute=14 * 60,
     )
     assert rule.caps == Caps(period="day", max_awards=1, max_points=50, budget=100_000)
-    assert (rule.priority, rule.exclusive, rule.message) == (5, True, "Thanks!")
+    assert (rule.priority, rule.exclusive, rule.message) == (5, False, "Thanks!")
+
+
+def test_base_earn_always_stacks() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse(BASE_EARN, {"baseEarn": {"mode": "per_unit", "points": 1}}, exclusive=True)
+    assert caught.value.field == "exclusive"
 
 
 def test_a_window_may_run_to_midnight() -> None:
@@ -299,3 +308,31 @@ def test_an_upsize_may_start_at_any_size_above_the_smallest() -> None:
     rule = parse(UPSIZE, by_category)
     assert rule.params == Upsize(min_size_rank=2, points=5, category="pizza")
     check_against_catalog(rule, FACTS)
+
+
+def test_rules_name_only_tiers_and_segments_the_program_has() -> None:
+    gold = parse(BASE_EARN, {**VALID[BASE_EARN], "conditions": {"tiers": ["gold"]}})
+    check_against_catalog(gold, FACTS)
+    platinum = parse(BASE_EARN, {**VALID[BASE_EARN], "conditions": {"tiers": ["platinum"]}})
+    with pytest.raises(ValidationError) as caught:
+        check_against_catalog(platinum, FACTS)
+    assert caught.value.field == "conditions.tiers"
+    spec = {**VALID[BASE_EARN], "conditions": {"excludedSegments": ["students"]}}
+    assert refused_field(BASE_EARN, spec) == "conditions.excludedSegments"
+
+
+def test_an_upsize_by_category_needs_sizes_below_and_at_its_rank() -> None:
+    drinks = parse(UPSIZE, {"upsize": {"category": "drink", "minSizeRank": 2, "points": 5}})
+    with pytest.raises(ValidationError) as caught:
+        check_against_catalog(drinks, FACTS)
+    assert caught.value.field == "upsize.minSizeRank"
+    small = parse(UPSIZE, {"upsize": {"category": "pizza", "minSizeRank": 1, "points": 5}})
+    with pytest.raises(ValidationError):
+        check_against_catalog(small, FACTS)
+
+
+def test_a_bundle_item_may_not_fill_another_items_slot() -> None:
+    spec = {"bundle": {"items": [{"category": "pizza"}, {"sku": "MARG-L"}], "points": 9}}
+    with pytest.raises(ValidationError) as caught:
+        check_against_catalog(parse(BUNDLE, spec), FACTS)
+    assert caught.value.field == "bundle.items[1]"
