@@ -11,8 +11,9 @@ adding an item never lowers what a cart earns).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import NamedTuple
 
 from loyalty.domain.earning import allocate_largest_remainder
 from loyalty.domain.rules import (
@@ -74,8 +75,7 @@ class CustomerState:
     usage: Mapping[tuple[int, date], Usage] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Award:
+class Award(NamedTuple):
     rule_id: int
     rule_version: int
     kind: str
@@ -85,9 +85,8 @@ class Award:
     period_start: date | None = None
 
 
-@dataclass(frozen=True)
-class Reason:
-    """Why a rule did not pay (or paid less), in words a cashier can read."""
+class Reason(NamedTuple):
+    """Why a rule did not pay, in words a cashier can read."""
 
     rule_id: int
     name: str
@@ -170,10 +169,11 @@ class _Base:
         return sum(amount * points // unit for points, unit in self.rates) * self.tier // 100
 
 
-class _NoPay(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
+class _NoPay(NamedTuple):
+    """Why a rule does not pay; returned, not raised, since most rules in a program don't."""
+
+    code: str
+    message: str
 
 
 def money(minor: int) -> str:
@@ -204,18 +204,32 @@ def evaluate(
     base = _Base(customer.tier_multiplier_percent)
     candidates: list[tuple[Rule, Award]] = []
     reasons: list[Reason] = []
-    for rule in sorted(rules, key=lambda r: (r.kind != BASE_EARN, -r.priority, r.id)):
-        try:
-            _check_conditions(rule, occasion, at, local, customer)
-            points, lines = _raw_points(rule, cart, base, customer)
-            award = _capped(rule, points, lines, customer, day, budgets)
-        except _NoPay as no:
-            reasons.append(Reason(rule.id, rule.name, rule.kind, no.code, no.message))
+    for rule in sorted(rules, key=_evaluation_order):
+        outcome = _check_conditions(rule, occasion, at, local, customer) or _award(
+            rule, cart, base, customer, day, budgets
+        )
+        if isinstance(outcome, _NoPay):
+            reasons.append(Reason(rule.id, rule.name, rule.kind, outcome.code, outcome.message))
             continue
+        award = outcome
         if isinstance(rule.params, BaseEarn):
             base.paid(rule.params, award.points)
         candidates.append((rule, award))
     return _stack(candidates, reasons)
+
+
+def _award(
+    rule: Rule,
+    cart: _Cart,
+    base: _Base,
+    customer: CustomerState,
+    day: date,
+    budgets: Mapping[int, int],
+) -> Award | _NoPay:
+    raw = _raw_points(rule, cart, base, customer)
+    if isinstance(raw, _NoPay):
+        return raw
+    return _capped(rule, *raw, customer, day, budgets)
 
 
 def _stack(candidates: list[tuple[Rule, Award]], reasons: list[Reason]) -> Evaluation:
@@ -231,51 +245,57 @@ def _stack(candidates: list[tuple[Rule, Award]], reasons: list[Reason]) -> Evalu
     return Evaluation(tuple(awards), tuple(reasons))
 
 
+def _evaluation_order(rule: Rule) -> tuple[bool, int, int]:
+    return rule.kind != BASE_EARN, -rule.priority, rule.id
+
+
 def _check_conditions(
     rule: Rule, occasion: Occasion, at: datetime, local: datetime, customer: CustomerState
-) -> None:
+) -> _NoPay | None:
     c = rule.conditions
     if c.stores and occasion.store_id not in c.stores:
-        raise _NoPay("STORE", f"only at {', '.join(sorted(c.stores))}")
+        return _NoPay("STORE", f"only at {', '.join(sorted(c.stores))}")
     if c.channels and occasion.channel not in c.channels:
-        raise _NoPay("CHANNEL", f"only on {', '.join(sorted(c.channels))}")
+        return _NoPay("CHANNEL", f"only on {', '.join(sorted(c.channels))}")
     if c.tiers and customer.tier not in c.tiers:
-        raise _NoPay("TIER", f"only for tiers {', '.join(sorted(c.tiers))}")
+        return _NoPay("TIER", f"only for tiers {', '.join(sorted(c.tiers))}")
     if excluded := c.excluded_segments & customer.segments:
-        raise _NoPay("SEGMENT", f"not for customers in {', '.join(sorted(excluded))}")
+        return _NoPay("SEGMENT", f"not for customers in {', '.join(sorted(excluded))}")
     if c.valid_from is not None and at < c.valid_from:
-        raise _NoPay("NOT_STARTED", f"starts {_local_text(c.valid_from, occasion.timezone)}")
+        return _NoPay("NOT_STARTED", f"starts {_local_text(c.valid_from, occasion.timezone)}")
     if c.valid_to is not None and at >= c.valid_to:
-        raise _NoPay("ENDED", f"ended {_local_text(c.valid_to, occasion.timezone)}")
+        return _NoPay("ENDED", f"ended {_local_text(c.valid_to, occasion.timezone)}")
     if c.days_of_week and local.isoweekday() not in c.days_of_week:
         days = ", ".join(DAY_NAMES[d - 1] for d in sorted(c.days_of_week))
-        raise _NoPay("DAY", f"only on {days}; it is {DAY_NAMES[local.weekday()]}")
+        return _NoPay("DAY", f"only on {days}; it is {DAY_NAMES[local.weekday()]}")
     if c.start_minute is not None and c.end_minute is not None:
         minute = local.hour * 60 + local.minute
         if not c.start_minute <= minute < c.end_minute:
             window = f"{_clock(c.start_minute)}-{_clock(c.end_minute)}"
-            raise _NoPay("HOURS", f"only {window}; it is {local:%H:%M} ({occasion.timezone})")
+            return _NoPay("HOURS", f"only {window}; it is {local:%H:%M} ({occasion.timezone})")
+    return None
 
 
 def _raw_points(
     rule: Rule, cart: _Cart, base: _Base, customer: CustomerState
-) -> tuple[int, tuple[int, ...]]:
+) -> tuple[int, tuple[int, ...]] | _NoPay:
     p = rule.params
     items, amounts, subtotal = cart.items, cart.amounts, cart.subtotal
     if isinstance(p, BaseEarn):
         if not items:
-            raise _NoPay("EMPTY_CART", "the cart is empty")
-        _require_spend(subtotal, p.min_subtotal, "BELOW_MINIMUM")
+            return _NoPay("EMPTY_CART", "the cart is empty")
+        if short := _require_spend(subtotal, p.min_subtotal, "BELOW_MINIMUM"):
+            return short
         points = (subtotal * p.points) // p.unit if p.mode == PER_UNIT else p.points
         points = points * customer.tier_multiplier_percent // 100
         if points == 0:
-            raise _NoPay("TOO_SMALL", f"subtotal {money(subtotal)} earns less than one point")
+            return _NoPay("TOO_SMALL", f"subtotal {money(subtotal)} earns less than one point")
         return points, allocate_largest_remainder(points, amounts)
     if isinstance(p, Upsize):
         upsized = cart.upsized(p)
         if not upsized:
             where = f"family {p.family}" if p.family else f"category {p.category}"
-            raise _NoPay("NO_MATCH", f"no {where} item of size {p.min_size_rank} or larger")
+            return _NoPay("NO_MATCH", f"no {where} item of size {p.min_size_rank} or larger")
         parts = [0] * len(items)
         for index in upsized:
             parts[index] = items[index].quantity * p.points
@@ -283,7 +303,7 @@ def _raw_points(
     if isinstance(p, AddOn):
         triggers = cart.lines(p.trigger)
         if not triggers:
-            raise _NoPay("NO_TRIGGER", f"needs {p.trigger.describe()} in the cart")
+            return _NoPay("NO_TRIGGER", f"needs {p.trigger.describe()} in the cart")
         # The add-on must be another unit than the one it complements.
         add_on = [
             i
@@ -291,13 +311,14 @@ def _raw_points(
             if items[i].quantity > 1 or any(j != i for j in triggers)
         ]
         if not add_on:
-            raise _NoPay("NO_ADD_ON", f"add {p.add_on.describe()} to earn {p.points} points")
+            return _NoPay("NO_ADD_ON", f"add {p.add_on.describe()} to earn {p.points} points")
         return p.points, cart.spread(p.points, add_on[:1], [1])
     if isinstance(p, SpendThreshold):
-        _require_spend(subtotal, p.threshold, "BELOW_THRESHOLD")
+        if short := _require_spend(subtotal, p.threshold, "BELOW_THRESHOLD"):
+            return short
         points = p.points + base.total * (p.multiplier_percent - 100) // 100
         if points == 0:
-            raise _NoPay("NO_BASE", "no base points to multiply")
+            return _NoPay("NO_BASE", "no base points to multiply")
         return points, allocate_largest_remainder(points, amounts)
     if isinstance(p, Bundle):
         return _bundle_points(p, cart)
@@ -305,18 +326,19 @@ def _raw_points(
     return _product_bonus_points(p, cart, base)
 
 
-def _require_spend(subtotal: int, minimum: int, code: str) -> None:
+def _require_spend(subtotal: int, minimum: int, code: str) -> _NoPay | None:
     if subtotal < minimum:
         gap = minimum - subtotal
-        raise _NoPay(code, f"subtotal {money(subtotal)} is {money(gap)} below {money(minimum)}")
+        return _NoPay(code, f"subtotal {money(subtotal)} is {money(gap)} below {money(minimum)}")
+    return None
 
 
-def _bundle_points(p: Bundle, cart: _Cart) -> tuple[int, tuple[int, ...]]:
+def _bundle_points(p: Bundle, cart: _Cart) -> tuple[int, tuple[int, ...]] | _NoPay:
     matched = [cart.lines(m) for m in p.items]
     counts = [sum(cart.items[i].quantity for i in lines) for lines in matched]
     missing = [m.describe() for m, count in zip(p.items, counts, strict=True) if count == 0]
     if missing:
-        raise _NoPay("INCOMPLETE", f"missing {', '.join(missing)}")
+        return _NoPay("INCOMPLETE", f"missing {', '.join(missing)}")
     points = min(counts) * p.points
     bundled = sorted(set().union(*matched))
     weights = [cart.amounts[i] for i in bundled]
@@ -325,17 +347,19 @@ def _bundle_points(p: Bundle, cart: _Cart) -> tuple[int, tuple[int, ...]]:
     return points, cart.spread(points, bundled, weights)
 
 
-def _product_bonus_points(p: ProductBonus, cart: _Cart, base: _Base) -> tuple[int, tuple[int, ...]]:
+def _product_bonus_points(
+    p: ProductBonus, cart: _Cart, base: _Base
+) -> tuple[int, tuple[int, ...]] | _NoPay:
     matched = cart.lines(p.target)
     if not matched:
-        raise _NoPay("NO_MATCH", f"no {p.target.describe()} in the cart")
+        return _NoPay("NO_MATCH", f"no {p.target.describe()} in the cart")
     extra = p.multiplier_percent - 100
     units = sum(cart.items[i].quantity for i in matched)
     amount = sum(cart.amounts[i] for i in matched)
     points = units * p.points + base.on(amount) * extra // 100
     weights = [cart.items[i].quantity * p.points * 100 + cart.amounts[i] * extra for i in matched]
     if points == 0:
-        raise _NoPay("NO_BASE", "no base points to multiply")
+        return _NoPay("NO_BASE", "no base points to multiply")
     return points, cart.spread(points, matched, weights)
 
 
@@ -346,24 +370,24 @@ def _capped(
     customer: CustomerState,
     local_day: date,
     budgets: Mapping[int, int],
-) -> Award:
+) -> Award | _NoPay:
     caps = rule.caps
     start = period_start(caps.period, local_day) if caps.period else None
     allowed = points
     if start is not None:
         used = customer.usage.get((rule.id, start), Usage())
         if caps.max_awards is not None and used.awards >= caps.max_awards:
-            raise _NoPay("CAP_REACHED", f"already paid {used.awards} time(s) this {caps.period}")
+            return _NoPay("CAP_REACHED", f"already paid {used.awards} time(s) this {caps.period}")
         if caps.max_points is not None:
             allowed = min(allowed, caps.max_points - used.points)
             if allowed <= 0:
-                raise _NoPay("CAP_REACHED", f"{caps.max_points} points this {caps.period} paid")
+                return _NoPay("CAP_REACHED", f"{caps.max_points} points this {caps.period} paid")
     if caps.budget is not None and rule.id in budgets:
         # What is left pays, the last award perhaps in part: a cart that earns more never
         # gets less for it.
         allowed = min(allowed, budgets[rule.id])
         if allowed <= 0:
-            raise _NoPay("BUDGET_SPENT", "the rule's points budget is spent")
+            return _NoPay("BUDGET_SPENT", "the rule's points budget is spent")
     if allowed < points:
         lines = allocate_largest_remainder(allowed, lines)
     award = Award(rule.id, rule.version, rule.kind, rule.name, allowed, lines, start)
@@ -373,7 +397,7 @@ def _capped(
 def cut_award(award: Award, points: int) -> Award:
     """The award reduced to points, when less budget could be reserved than it hoped for."""
     lines = allocate_largest_remainder(points, award.line_points)
-    return replace(award, points=points, line_points=lines)
+    return award._replace(points=points, line_points=lines)
 
 
 def _clock(minute: int) -> str:

@@ -7,7 +7,7 @@ import random
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,7 +146,7 @@ async def _record(
         "purchase_id": purchase.id,
         "balance": balance,
         "awards": [_award_json(award) for award in evaluation.awards],
-        "reasons": [asdict(reason) for reason in evaluation.reasons],
+        "reasons": [reason._asdict() for reason in evaluation.reasons],
         "unknown_skus": unknown,
     }
     await save_result(conn, PURCHASE_SCOPE, key, result)
@@ -162,7 +162,7 @@ async def _record(
 
 
 def _award_json(award: Award) -> dict[str, Any]:
-    fields = asdict(award)
+    fields = award._asdict()
     fields["line_points"] = list(award.line_points)
     fields["period_start"] = award.period_start.isoformat() if award.period_start else None
     return fields
