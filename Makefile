@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt schema clean
+.PHONY: help install run test check fmt schema bench-rules clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,10 @@ fmt: install ## Format and apply lint fixes
 
 schema: install ## Export the GraphQL schema to schema/schema.graphql
 	$(PY) -m loyalty export-schema
+
+bench-rules: install ## Time the rule engine: 200 rules, a 20-line cart (bench/README.md)
+	mkdir -p bench/results
+	$(PY) bench/rules_eval.py --json bench/results/rules_eval.json
 
 # The embedded server belongs to the account that owns its data directory: as root that is an
 # unprivileged user, since PostgreSQL refuses to run as root.
