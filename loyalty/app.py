@@ -15,7 +15,7 @@ from loyalty.api.schema import LoyaltyGraphQL
 from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.requestlog import RequestGuard
-from loyalty.service import Pool, RuleBook
+from loyalty.service import FailureThrottle, Pool, RuleBook
 from loyalty.store.database import create_pool, ping
 
 
@@ -27,6 +27,7 @@ class Runtime:
         self.given_pool = pool
         self._pool = pool
         self._rulebook: RuleBook | None = None
+        self.throttle = FailureThrottle()
 
     @property
     def pool(self) -> Pool:

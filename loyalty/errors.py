@@ -73,3 +73,48 @@ class UnavailableError(LoyaltyError):
     """The database is not reachable right now; retry shortly."""
 
     code = "UNAVAILABLE"
+
+
+class RebateCodeNotFoundError(LoyaltyError):
+    """No such rebate code."""
+
+    code = "REBATE_CODE_NOT_FOUND"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(f"there is no rebate code {text}: check it with the customer")
+
+
+class RebateCodeAlreadyRedeemedError(LoyaltyError):
+    """This rebate code has already been used."""
+
+    code = "REBATE_CODE_ALREADY_REDEEMED"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(
+            f"rebate code {text} has already been used; ring the purchase up without it"
+        )
+
+
+class RebateCodeUnusableError(LoyaltyError):
+    """This rebate code cannot be used here."""
+
+    code = "REBATE_CODE_UNUSABLE"
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.text = text
+        self.reason = reason
+        super().__init__(f"rebate code {text} cannot be used: {reason}")
+
+
+class TooManyAttemptsError(LoyaltyError):
+    """Too many wrong codes were tried; wait before trying again."""
+
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            f"too many wrong codes were tried from this key; try again in {retry_after:.0f} s"
+        )

@@ -14,7 +14,7 @@ from strawberry.types import Info as StrawberryInfo
 from loyalty import service
 from loyalty.config import Settings
 from loyalty.domain.access import Principal
-from loyalty.service import AccountRow, LineRow, Pool, PurchaseRow, RuleBook
+from loyalty.service import AccountRow, FailureThrottle, LineRow, Pool, PurchaseRow, RuleBook
 
 
 @dataclass
@@ -36,10 +36,21 @@ class Context:
     response: Response | WebSocket | None
     pool: Pool
     rulebook: RuleBook
+    throttle: FailureThrottle
     settings: Settings
     principal: Principal | None
     auth_problem: str | None
     loaders: Loaders
+
+    @property
+    def caller(self) -> str:
+        """Who is calling, as the throttle counts them."""
+        principal = self.principal
+        if principal is None:
+            return "anonymous"
+        if principal.key_id is not None:
+            return f"key:{principal.key_id}"
+        return f"customer:{principal.customer_id}"
 
 
 Info = StrawberryInfo[Context, None]

@@ -65,6 +65,61 @@ def rule_not_found(error: service.RuleNotFoundError) -> RuleNotFoundError:
     )
 
 
+@strawberry.type
+class RebateCodeNotFoundError(Error):
+    rebate_code: str
+
+
+@strawberry.type(description="The code was used already; ring the purchase up without it.")
+class RebateCodeAlreadyRedeemedError(Error):
+    rebate_code: str
+
+
+@strawberry.type(description="Expired, withdrawn, another customer's, or below its minimum spend.")
+class RebateCodeUnusableError(Error):
+    rebate_code: str
+    reason: str
+
+
+@strawberry.type(description="Too many wrong codes from this key: wait, then try again.")
+class TooManyAttemptsError(Error):
+    retry_after_seconds: int
+
+
+def rebate_error(
+    error: domain.LoyaltyError,
+) -> (
+    RebateCodeNotFoundError
+    | RebateCodeAlreadyRedeemedError
+    | RebateCodeUnusableError
+    | TooManyAttemptsError
+):
+    if isinstance(error, domain.RebateCodeAlreadyRedeemedError):
+        return RebateCodeAlreadyRedeemedError(
+            code=error.code, message=error.message, rebate_code=error.text
+        )
+    if isinstance(error, domain.RebateCodeUnusableError):
+        return RebateCodeUnusableError(
+            code=error.code, message=error.message, rebate_code=error.text, reason=error.reason
+        )
+    if isinstance(error, domain.TooManyAttemptsError):
+        return TooManyAttemptsError(
+            code=error.code,
+            message=error.message,
+            retry_after_seconds=max(1, round(error.retry_after)),
+        )
+    assert isinstance(error, domain.RebateCodeNotFoundError)
+    return RebateCodeNotFoundError(code=error.code, message=error.message, rebate_code=error.text)
+
+
+REBATE_ERRORS = (
+    domain.RebateCodeNotFoundError,
+    domain.RebateCodeAlreadyRedeemedError,
+    domain.RebateCodeUnusableError,
+    domain.TooManyAttemptsError,
+)
+
+
 def invalid_input(error: domain.ValidationError) -> InvalidInputError:
     return InvalidInputError(code=error.code, message=error.message, field=error.field)
 

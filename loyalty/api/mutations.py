@@ -21,6 +21,7 @@ from loyalty.api.types import (
     Purchase,
     PurchaseLine,
     Quote,
+    RebateCode,
     Rule,
     RuleAward,
     RuleReason,
@@ -37,6 +38,9 @@ class PurchaseInput:
     occurred_at: datetime
     lines: list[PurchaseLineInput]
     channel: Channel = Channel.POS
+    rebate_code: str | None = strawberry.field(
+        default=None, description="Redeemed with the purchase, or the purchase is refused."
+    )
 
 
 @strawberry.type
@@ -49,14 +53,44 @@ class PurchaseRecorded:
     unknown_skus: list[str] = strawberry.field(description="Skus not in the catalog.")
     replayed: bool = strawberry.field(description="True when this answers a retry.")
     lines: list[PurchaseLine]
+    discount: int = strawberry.field(description="Minor units the rebate code took off.")
+    amount_due: int = strawberry.field(description="subtotal - discount, in minor units.")
+    rebate_code: RebateCode | None = strawberry.field(description="The code redeemed.")
 
 
 RecordPurchaseResult = Annotated[
     PurchaseRecorded
     | errors.InvalidInputError
     | errors.IdempotencyConflictError
-    | errors.StoreNotAllowedError,
+    | errors.StoreNotAllowedError
+    | errors.RebateCodeNotFoundError
+    | errors.RebateCodeAlreadyRedeemedError
+    | errors.RebateCodeUnusableError
+    | errors.TooManyAttemptsError,
     strawberry.union("RecordPurchaseResult"),
+]
+
+
+@strawberry.input(description="A goodwill code; give amountOff or percentOff.")
+class IssueRebateCodeInput:
+    customer_id: str
+    idempotency_key: str
+    amount_off: int | None = None
+    percent_off: int | None = None
+    min_spend: int = 0
+    days_valid: int = 30
+    bound_to_customer: bool = True
+
+
+@strawberry.type
+class RebateCodeIssued:
+    rebate_code: RebateCode
+    replayed: bool
+
+
+IssueRebateCodeResult = Annotated[
+    RebateCodeIssued | errors.InvalidInputError | errors.IdempotencyConflictError,
+    strawberry.union("IssueRebateCodeResult"),
 ]
 
 
@@ -132,15 +166,24 @@ class Mutation:
             channel=input.channel.value,
             occurred_at=input.occurred_at,
             lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
+            rebate_code=input.rebate_code,
         )
+        context = info.context
         try:
-            outcome = await service.record_purchase(
-                info.context.pool, info.context.rulebook, request
-            )
+            if request.rebate_code is None:
+                outcome = await service.record_purchase(context.pool, context.rulebook, request)
+            else:
+                outcome = await service.guarded(
+                    context.throttle,
+                    context.caller,
+                    lambda: service.record_purchase(context.pool, context.rulebook, request),
+                )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         except domain.IdempotencyConflictError as error:
             return errors.idempotency_conflict(error)
+        except errors.REBATE_ERRORS as error:
+            return errors.rebate_error(error)
         return PurchaseRecorded(
             purchase=Purchase.from_row(outcome.purchase),
             points_earned=BigInt(outcome.points),
@@ -150,6 +193,9 @@ class Mutation:
             unknown_skus=outcome.unknown_skus,
             replayed=outcome.replayed,
             lines=[PurchaseLine.from_row(line) for line in outcome.lines],
+            discount=outcome.purchase.discount,
+            amount_due=outcome.purchase.subtotal - outcome.purchase.discount,
+            rebate_code=await _redeemed(info, outcome.purchase.rebate_code),
         )
 
     @strawberry.mutation(permission_classes=[IsAdmin])
@@ -188,6 +234,27 @@ class Mutation:
             balance=BigInt(outcome.balance),
             replayed=outcome.replayed,
         )
+
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def issue_rebate_code(
+        self, info: Info, input: IssueRebateCodeInput
+    ) -> IssueRebateCodeResult:
+        offer = service.RebateOffer(
+            amount_off=input.amount_off,
+            percent_off=input.percent_off,
+            min_spend=input.min_spend,
+            days_valid=input.days_valid,
+            bound=input.bound_to_customer,
+        )
+        try:
+            rebate, replayed = await service.issue_rebate_code(
+                info.context.pool, input.customer_id, offer, input.idempotency_key
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.IdempotencyConflictError as error:
+            return errors.idempotency_conflict(error)
+        return RebateCodeIssued(rebate_code=RebateCode.from_rebate(rebate), replayed=replayed)
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Create a rule (version 1).")
     async def create_rule(self, info: Info, input: RuleInput) -> RuleResult:
@@ -244,3 +311,10 @@ class Mutation:
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return Quote.from_outcome(outcome)
+
+
+async def _redeemed(info: Info, code: str | None) -> RebateCode | None:
+    if code is None:
+        return None
+    rebate, _ = await service.check_rebate_code(info.context.pool, code, None, None)
+    return RebateCode.from_rebate(rebate)

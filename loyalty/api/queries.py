@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from loyalty import errors as domain
@@ -10,7 +12,16 @@ from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
-from loyalty.api.types import Customer, Product, Quote, Rule
+from loyalty.api.types import Customer, Product, Quote, RebateCode, Rule
+from loyalty.domain.access import Role
+
+RebateCodeResult = Annotated[
+    RebateCode
+    | errors.InvalidInputError
+    | errors.RebateCodeNotFoundError
+    | errors.TooManyAttemptsError,
+    strawberry.union("RebateCodeResult"),
+]
 
 
 @strawberry.type
@@ -56,6 +67,35 @@ class Query:
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return Quote.from_outcome(outcome)
+
+    @strawberry.field(
+        permission_classes=[IsAnyone],
+        description="Check a rebate code without using it; give a subtotal to check its minimum.",
+    )
+    async def rebate_code(
+        self,
+        info: Info,
+        code: str,
+        customer_id: str | None = None,
+        subtotal: int | None = None,
+    ) -> RebateCodeResult:
+        context = info.context
+        principal = context.principal
+        if principal is not None and principal.role is Role.CUSTOMER:
+            customer_id = principal.customer_id
+        try:
+            rebate, refusal = await service.guarded(
+                context.throttle,
+                context.caller,
+                lambda: service.check_rebate_code(context.pool, code, customer_id, subtotal),
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except (domain.RebateCodeNotFoundError, domain.TooManyAttemptsError) as error:
+            result = errors.rebate_error(error)
+            assert isinstance(result, errors.RebateCodeNotFoundError | errors.TooManyAttemptsError)
+            return result
+        return RebateCode.from_rebate(rebate, refusal)
 
     @strawberry.field(permission_classes=[IsStaff], description="Rules, oldest first.")
     async def rules(self, info: Info, include_archived: bool = False) -> list[Rule]:

@@ -30,7 +30,7 @@ from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
 from loyalty.api.scalars import SCALARS
 from loyalty.config import Settings
-from loyalty.service import Pool, RuleBook
+from loyalty.service import FailureThrottle, Pool, RuleBook
 
 
 class Runtime(Protocol):
@@ -41,6 +41,9 @@ class Runtime(Protocol):
 
     @property
     def rulebook(self) -> RuleBook: ...
+
+    @property
+    def throttle(self) -> FailureThrottle: ...
 
 
 class OperationLog(SchemaExtension):
@@ -108,6 +111,7 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             response=response,
             pool=self.runtime.pool,
             rulebook=self.runtime.rulebook,
+            throttle=self.runtime.throttle,
             settings=self.settings,
             principal=principal,
             auth_problem=problem,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 
 import strawberry
@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from loyalty import service
 from loyalty.api.context import Info
 from loyalty.api.scalars import BigInt
+from loyalty.domain.codes import parse_code
 from loyalty.domain.engine import Award, Reason
 from loyalty.errors import ValidationError
 from loyalty.service import (
@@ -21,6 +22,7 @@ from loyalty.service import (
     ProductRow,
     PurchaseRow,
     QuoteOutcome,
+    Rebate,
     RuleRow,
 )
 
@@ -171,6 +173,43 @@ def decode_cursor(cursor: str) -> int:
     raise ValidationError("after", "after is not a cursor this API gave out")
 
 
+@strawberry.enum
+class RebateCodeState(Enum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@strawberry.type(description="A thank-you code for a later purchase: single use, expiring.")
+class RebateCode:
+    code: str = strawberry.field(description="Grouped for reading: THX-XXXX-XXXX-XXXX-X.")
+    state: RebateCodeState
+    amount_off: int | None = strawberry.field(description="Minor units off the purchase.")
+    percent_off: int | None
+    min_spend: int
+    expires_at: datetime
+    bound_to_customer: bool
+    usable: bool = strawberry.field(description="Whether it could be used now, as asked.")
+    unusable_reason: str | None
+
+    @classmethod
+    def from_rebate(cls, rebate: Rebate, refusal: str | None = None) -> RebateCode:
+        now = datetime.now(UTC)
+        refusal = refusal or rebate.refusal(None, None, now)
+        return cls(
+            code=str(parse_code(rebate.code)),
+            state=RebateCodeState(rebate.state_at(now)),
+            amount_off=rebate.amount_off,
+            percent_off=rebate.percent_off,
+            min_spend=rebate.min_spend,
+            expires_at=rebate.expires_at,
+            bound_to_customer=rebate.bound,
+            usable=refusal is None,
+            unusable_reason=refusal,
+        )
+
+
 @strawberry.type
 class Customer:
     id: strawberry.ID
@@ -192,6 +231,11 @@ class Customer:
         return LedgerConnection(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next, end_cursor=end)
         )
+
+    @strawberry.field(description="Rebate codes issued to this customer, newest first.")
+    async def rebate_codes(self, info: Info) -> list[RebateCode]:
+        codes = await service.codes_of(info.context.pool, str(self.id))
+        return [RebateCode.from_rebate(code) for code in codes]
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Customer:

@@ -38,6 +38,7 @@ class PurchaseRequest:
     channel: str
     occurred_at: datetime
     lines: tuple[CartLine, ...]
+    rebate_code: str | None = None
 
     @property
     def subtotal(self) -> int:
@@ -50,6 +51,7 @@ class PurchaseRequest:
             "channel": self.channel,
             "at": self.occurred_at.astimezone(UTC).isoformat(),
             "lines": [[line.sku, line.quantity, line.unit_price] for line in self.lines],
+            "rebate": self.rebate_code,
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).digest()
 
@@ -76,6 +78,7 @@ def validate_purchase(request: PurchaseRequest, now: datetime) -> PurchaseReques
         channel=request.channel,
         occurred_at=request.occurred_at,
         lines=validate_lines(request.lines),
+        rebate_code=request.rebate_code,
     )
 
 

@@ -4,6 +4,7 @@ The API layer imports from here only; the row types it renders are re-exported b
 """
 
 from loyalty.domain.cart import CartLine, PurchaseRequest
+from loyalty.domain.rebates import Rebate
 from loyalty.service.access import create_api_key, principal_for_api_key
 from loyalty.service.accounts import (
     AdjustOutcome,
@@ -24,6 +25,13 @@ from loyalty.service.purchases import (
     record_purchase,
     simulate,
 )
+from loyalty.service.rebates import (
+    RebateOffer,
+    check_rebate_code,
+    codes_of,
+    guarded,
+    issue_rebate_code,
+)
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import (
     RuleDraft,
@@ -34,6 +42,7 @@ from loyalty.service.rules import (
     list_rules,
     update_rule,
 )
+from loyalty.service.throttle import FailureThrottle
 from loyalty.service.views import (
     AccountRow,
     EntryRow,
@@ -53,6 +62,7 @@ __all__ = [
     "Cart",
     "CartLine",
     "EntryRow",
+    "FailureThrottle",
     "LedgerPage",
     "LineRow",
     "Pool",
@@ -61,6 +71,8 @@ __all__ = [
     "PurchaseRequest",
     "PurchaseRow",
     "QuoteOutcome",
+    "Rebate",
+    "RebateOffer",
     "RuleBook",
     "RuleDraft",
     "RuleNotFoundError",
@@ -69,10 +81,14 @@ __all__ = [
     "accounts_by_ids",
     "adjust_points",
     "archive_rule",
+    "check_rebate_code",
+    "codes_of",
     "create_api_key",
     "create_rule",
     "get_account",
     "get_rule",
+    "guarded",
+    "issue_rebate_code",
     "ledger_page",
     "lines_by_keys",
     "list_products",

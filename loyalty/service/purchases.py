@@ -7,7 +7,7 @@ import random
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,10 +34,12 @@ from loyalty.domain.engine import (
 )
 from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
 from loyalty.errors import ValidationError
+from loyalty.service import rebates as rebate_service
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
 from loyalty.store import accounts, catalog, ledger, purchases, rules
+from loyalty.store import rebates as rebate_store
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.purchases import LineRow, PurchaseRow
 
@@ -81,6 +83,8 @@ async def record_purchase(
     pool: Pool, book: RuleBook, request: PurchaseRequest, now: datetime | None = None
 ) -> PurchaseOutcome:
     request = validate_purchase(request, now or datetime.now(UTC))
+    if request.rebate_code is not None:
+        request = replace(request, rebate_code=rebate_service.read_code(request.rebate_code))
     compiled = await book.current()
     key = f"{request.store_id}\x1f{request.transaction_id}"
     async with transaction(pool) as conn:
@@ -111,6 +115,13 @@ async def _record(
     budgets = await _budgets(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
+    subtotal = sum(item.amount for item in items)
+    rebate = None
+    if request.rebate_code is not None:
+        rebate = await rebate_service.redeem_in_purchase(
+            conn, request.rebate_code, customer_id, subtotal, request.occurred_at
+        )
+    discount = rebate.discount_on(subtotal) if rebate else 0
     balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     purchase = await purchases.insert_purchase(
         conn,
@@ -119,9 +130,13 @@ async def _record(
         transaction_id=request.transaction_id,
         channel=request.channel,
         occurred_at=request.occurred_at,
-        subtotal=sum(item.amount for item in items),
+        subtotal=subtotal,
         points=evaluation.points,
+        discount=discount,
+        rebate_code=rebate.code if rebate else None,
     )
+    if rebate is not None:
+        await rebate_store.mark_redeemed(conn, rebate.code, customer_id, purchase.id, discount)
     line_points = evaluation.line_points(len(items))
     lines = [
         LineRow(n, line.sku, line.quantity, line.unit_price, line.sku not in unknown, points)

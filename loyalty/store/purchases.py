@@ -19,6 +19,8 @@ class PurchaseRow:
     occurred_at: datetime
     subtotal: int
     points: int
+    discount: int
+    rebate_code: str | None
     created_at: datetime
 
 
@@ -33,7 +35,8 @@ class LineRow:
 
 
 PURCHASE_COLUMNS = """
-    id, customer_id, store_id, transaction_id, channel, occurred_at, subtotal, points, created_at
+    id, customer_id, store_id, transaction_id, channel, occurred_at, subtotal, points, discount,
+    rebate_code, created_at
 """
 
 
@@ -47,12 +50,15 @@ async def insert_purchase(
     occurred_at: datetime,
     subtotal: int,
     points: int,
+    discount: int = 0,
+    rebate_code: str | None = None,
 ) -> PurchaseRow:
     row = await conn.fetchrow(
         f"""
         INSERT INTO purchases
-            (customer_id, store_id, transaction_id, channel, occurred_at, subtotal, points)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+            (customer_id, store_id, transaction_id, channel, occurred_at, subtotal, points,
+             discount, rebate_code)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING {PURCHASE_COLUMNS}
         """,
         customer_id,
@@ -62,6 +68,8 @@ async def insert_purchase(
         occurred_at,
         subtotal,
         points,
+        discount,
+        rebate_code,
     )
     assert row is not None
     return PurchaseRow(**row)

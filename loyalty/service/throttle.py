@@ -1,0 +1,38 @@
+"""Slowing down guessing: after a few wrong codes, a key must wait before trying again."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+FREE_FAILURES = 5
+WINDOW_SECONDS = 60.0
+FIRST_WAIT_SECONDS = 2.0
+MAX_WAIT_SECONDS = 300.0
+
+
+class FailureThrottle:
+    """Counts wrong guesses per caller in this process; each one past the free few doubles
+    the wait, so 60-bit codes cannot be walked through from one key."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures: dict[str, deque[float]] = {}
+        self.clock = clock
+
+    def wait_for(self, who: str) -> float:
+        """Seconds this caller must still wait; 0 when it may try now."""
+        now = self.clock()
+        recent = self.failures.get(who)
+        if not recent:
+            return 0.0
+        while recent and now - recent[0] > WINDOW_SECONDS:
+            recent.popleft()
+        extra = len(recent) - FREE_FAILURES
+        if extra < 0:
+            return 0.0
+        wait = min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2.0**extra)
+        return max(0.0, recent[-1] + wait - now)
+
+    def failed(self, who: str) -> None:
+        self.failures.setdefault(who, deque(maxlen=64)).append(self.clock())
