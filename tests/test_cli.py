@@ -71,3 +71,30 @@ def test_the_committed_schema_matches_the_code() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_verify_finds_purchases_without_entries_and_unallowed_debts(
+    dsn: str, pool: Pool
+) -> None:
+    await pool.execute("INSERT INTO accounts (customer_id, balance) VALUES ('carol', 5)")
+    await pool.execute(
+        """
+        INSERT INTO purchases (customer_id, store_id, transaction_id, channel, occurred_at,
+                               subtotal, points)
+        VALUES ('carol', 'S1', 'T1', 'pos', now(), 500, 5)
+        """
+    )
+    await pool.execute(
+        """
+        INSERT INTO ledger_entries (customer_id, kind, points, balance_after, reason)
+        VALUES ('carol', 'adjust', 5, 5, 'gift'), ('carol', 'adjust', -3, -3, 'taken')
+        """
+    )
+    await pool.execute("UPDATE accounts SET balance = 2 WHERE customer_id = 'carol'")
+    report = loyalty(dsn, "verify")
+    assert report.returncode == 1
+    assert "every purchase has its entries" in report.stdout
+    assert "earned 5, its entries add up to 0" in report.stdout
+    assert "no negative balance without an allowed debt" in report.stdout
+    assert "took 3 points down to -3" in report.stdout
+    assert "each entry's balance follows from the ones before" in report.stdout

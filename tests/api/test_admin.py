@@ -1,6 +1,7 @@
 """Admins keep the catalog and adjust points; POS keys cannot."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ from loyalty.domain.access import Role
 from loyalty.errors import InsufficientPointsError
 from loyalty.store.database import Pool
 from tests.support import customer_token, gql
+
+AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 UPSERT = """
 mutation Upsert($products: [ProductInput!]!) {
@@ -168,7 +171,7 @@ async def test_a_store_bound_pos_key_posts_only_for_its_store(
     base = {
         "customerId": "alice",
         "transactionId": "T1",
-        "occurredAt": "2026-11-25T12:00:00Z",
+        "occurredAt": AN_HOUR_AGO,
         "lines": [{"sku": "A", "quantity": 1, "unitPrice": 100}],
     }
     other = await gql(client, record, {"input": {**base, "storeId": "S2"}}, auth=key)

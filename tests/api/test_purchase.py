@@ -1,12 +1,15 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from loyalty import service
 from loyalty.store.database import Pool
 from tests.support import gql
+
+AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 RECORD = """
 mutation Record($input: PurchaseInput!) {
@@ -32,7 +35,7 @@ def purchase(
         "customerId": customer_id,
         "storeId": "S1",
         "transactionId": transaction_id,
-        "occurredAt": "2026-11-25T12:30:00+01:00",
+        "occurredAt": AN_HOUR_AGO,
         "lines": [
             {"sku": "PEPP-L", "quantity": 1, "unitPrice": 1499},
             {"sku": "COLA-05", "quantity": 2, "unitPrice": 249},

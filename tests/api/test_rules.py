@@ -364,6 +364,11 @@ async def test_a_budget_holds_under_100_concurrent_purchases(
         "SELECT sum(remaining) FROM rule_budget_slices WHERE rule_id = $1", rule_id
     )
     assert (paid, left) == (500, 0)  # every point of the budget, and not one more
+    drawn = await pool.fetch(
+        "SELECT granted - remaining AS paid FROM rule_budget_slices WHERE rule_id = $1", rule_id
+    )
+    # The budget lives in many rows and purchases drew on all of them: no single hot row.
+    assert len(drawn) == 16 and all(row["paid"] > 0 for row in drawn)
     assert sum(points not in ([], [7]) for points in upsize) <= 3  # only the last are cut
     for result, points in zip(results, upsize, strict=True):
         if not points:  # told why, not silently skipped
@@ -405,6 +410,15 @@ async def test_purchases_do_not_read_the_rules_table(
     await pool.execute("UPDATE rules SET spec = jsonb_set(spec, '{upsize,points}', '99')")
     cached = await gql(client, QUOTE, {"cart": cart(PIZZA_L)}, auth=pos_key)
     assert cached["data"]["quote"]["awards"][0]["points"] == 20
+    sale = {
+        "customerId": "alice",
+        "storeId": "S1",
+        "transactionId": "T1",
+        "occurredAt": NOW.isoformat(),
+        "lines": [{"sku": "PEPP-L", "quantity": 1, "unitPrice": 1499}],
+    }
+    bought = await gql(client, RECORD, {"input": sale}, auth=pos_key)
+    assert bought["data"]["recordPurchase"]["awards"][0]["points"] == 20  # purchases too
     # ...until any process says the rules changed.
     await pool.execute("NOTIFY loyalty_rules")
     for _ in range(50):

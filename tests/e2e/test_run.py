@@ -10,11 +10,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+
+AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,17 +37,17 @@ def state_dir() -> Iterator[Path]:
     subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
+def environment(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "LOYALTY_ENV": "development", "LOYALTY_STATE_DIR": str(state_dir)}
+    env.pop("LOYALTY_DATABASE_URL", None)
+    env.pop("LOYALTY_JWT_SECRET", None)
+    return {**env, **extra}
+
+
 class Running:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
-            "LOYALTY_ENV": "development",
-            "LOYALTY_STATE_DIR": str(state_dir),
-            "LOYALTY_PORT": str(self.port),
-        }
-        env.pop("LOYALTY_DATABASE_URL", None)
-        env.pop("LOYALTY_JWT_SECRET", None)
+        env = environment(state_dir, LOYALTY_PORT=str(self.port), LOYALTY_HOST=host)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "loyalty", "run"],
             cwd=ROOT,
@@ -54,7 +57,7 @@ class Running:
             text=True,
         )
         self.output = ""
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -127,15 +130,27 @@ def test_run_serves_the_demo_and_keeps_its_data_across_restarts(state_dir: Path)
     token = first.printed(r"customer token \(demo-customer-1\):\s+Bearer (\S+)")
     assert not (state_dir / "pgdata" / "postmaster.pid").exists(), "the database was left running"
 
-    second = Running(state_dir)
+    second = Running(state_dir, host="127.0.0.2")  # LOYALTY_HOST is honoured
     try:
-        products = post(second.url, "{ products(first: 100) { sku } }", admin, {})
+        # A command run beside the server uses the same embedded database without a URL.
+        made = subprocess.run(
+            [sys.executable, "-m", "loyalty", "apikey", "create", "--role", "admin"],
+            cwd=ROOT,
+            env=environment(state_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        fresh_admin = made.stdout.strip()
+        assert fresh_admin != admin
+        products = post(second.url, "{ products(first: 100) { sku } }", fresh_admin, {})
         assert len(products["data"]["products"]) >= 10  # type: ignore[index]
         sale = {
             "customerId": "demo-customer-1",
             "storeId": "S1",
             "transactionId": "till-1-0001",
-            "occurredAt": "2026-11-25T12:00:00+01:00",
+            "occurredAt": AN_HOUR_AGO,
             "lines": [{"sku": "PEPP-L", "quantity": 1, "unitPrice": 1499}],
         }
         result = post(second.url, PURCHASE, pos, {"input": sale})
