@@ -18,6 +18,7 @@ from loyalty.api.scalars import BigInt
 from loyalty.api.types import (
     Channel,
     LedgerEntry,
+    NudgeClaimRejected,
     Purchase,
     PurchaseLine,
     Quote,
@@ -41,6 +42,9 @@ class PurchaseInput:
     rebate_code: str | None = strawberry.field(
         default=None, description="Redeemed with the purchase, or the purchase is refused."
     )
+    accepted_nudge_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Nudges the customer took; each claim is checked."
+    )
 
 
 @strawberry.type
@@ -56,6 +60,15 @@ class PurchaseRecorded:
     discount: int = strawberry.field(description="Minor units the rebate code took off.")
     amount_due: int = strawberry.field(description="subtotal - discount, in minor units.")
     rebate_code: RebateCode | None = strawberry.field(description="The code redeemed.")
+    accepted_nudge_ids: list[strawberry.ID] = strawberry.field(
+        description="Claims that held: the purchase made the change the nudge suggested."
+    )
+    rejected_nudge_claims: list[NudgeClaimRejected] = strawberry.field(
+        description="Claims that did not hold; they earned nothing extra."
+    )
+    rebate_codes_issued: list[RebateCode] = strawberry.field(
+        description="Thank-you codes for the nudges taken, for a later visit."
+    )
 
 
 RecordPurchaseResult = Annotated[
@@ -167,6 +180,7 @@ class Mutation:
             occurred_at=input.occurred_at,
             lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
             rebate_code=input.rebate_code,
+            accepted_nudge_ids=tuple(str(i) for i in input.accepted_nudge_ids),
         )
         context = info.context
         try:
@@ -196,6 +210,12 @@ class Mutation:
             discount=outcome.purchase.discount,
             amount_due=outcome.purchase.subtotal - outcome.purchase.discount,
             rebate_code=await _redeemed(info, outcome.purchase.rebate_code),
+            accepted_nudge_ids=[strawberry.ID(i) for i in outcome.claims.accepted],
+            rejected_nudge_claims=[
+                NudgeClaimRejected(nudge_id=nudge_id, reason=reason)
+                for nudge_id, reason in outcome.claims.rejected
+            ],
+            rebate_codes_issued=[RebateCode.from_rebate(code) for code in outcome.claims.codes],
         )
 
     @strawberry.mutation(permission_classes=[IsAdmin])

@@ -12,8 +12,16 @@ from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
-from loyalty.api.types import Customer, Product, Quote, RebateCode, Rule
+from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Rule
 from loyalty.domain.access import Role
+
+
+@strawberry.type
+class NudgeList:
+    nudges: list[Nudge]
+
+
+NudgesResult = Annotated[NudgeList | errors.InvalidInputError, strawberry.union("NudgesResult")]
 
 RebateCodeResult = Annotated[
     RebateCode
@@ -96,6 +104,19 @@ class Query:
             assert isinstance(result, errors.RebateCodeNotFoundError | errors.TooManyAttemptsError)
             return result
         return RebateCode.from_rebate(rebate, refusal)
+
+    @strawberry.field(
+        permission_classes=[IsAnyone],
+        description="The best nudge for a cart (or up to `limit`), recorded as shown.",
+    )
+    async def nudges(self, info: Info, cart: CartInput, limit: int = 1) -> NudgesResult:
+        try:
+            rows = await service.nudges_for(
+                info.context.pool, info.context.rulebook, cart_of(info, cart), limit
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return NudgeList(nudges=[Nudge.from_row(row) for row in rows])
 
     @strawberry.field(permission_classes=[IsStaff], description="Rules, oldest first.")
     async def rules(self, info: Info, include_archived: bool = False) -> list[Rule]:

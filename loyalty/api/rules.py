@@ -109,6 +109,14 @@ class ProductBonusInput:
     multiplier_percent: int | None = None
 
 
+@strawberry.input(description="The thank-you code an accepted nudge of this rule gives.")
+class RebateInput:
+    amount_off: int | None = None
+    percent_off: int | None = None
+    min_spend: int | None = None
+    days_valid: int | None = None
+
+
 @strawberry.input(description="A rule; give the parameters object that matches its kind.")
 class RuleInput:
     kind: RuleKind
@@ -126,6 +134,7 @@ class RuleInput:
     spend_threshold: SpendThresholdInput | None = None
     bundle: BundleInput | None = None
     product_bonus: ProductBonusInput | None = None
+    rebate: RebateInput | None = None
 
     def draft(self) -> RuleDraft:
         spec = {

@@ -19,6 +19,7 @@ from loyalty.service import (
     AccountRow,
     EntryRow,
     LineRow,
+    NudgeRow,
     ProductRow,
     PurchaseRow,
     QuoteOutcome,
@@ -375,3 +376,43 @@ class Product:
             size_rank=row.size_rank,
             price=row.price,
         )
+
+
+@strawberry.type(description="What to change: replace a line's sku with a larger size, or add.")
+class NudgeChange:
+    replace_sku: str | None
+    add_sku: str
+    quantity: int
+
+
+@strawberry.type(description="A suggestion for the cart, with its exact cost and points.")
+class Nudge:
+    id: strawberry.ID
+    kind: RuleKind
+    message: str = strawberry.field(description="Words a cashier can read aloud.")
+    extra_cost: int = strawberry.field(description="What the change adds to the bill, minor units.")
+    points: BigInt = strawberry.field(description="The points the change adds, exactly.")
+    change: NudgeChange
+    rule_id: strawberry.ID
+    expires_at: datetime
+
+    @classmethod
+    def from_row(cls, row: NudgeRow) -> Nudge:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            kind=RuleKind(row.kind),
+            message=row.message,
+            extra_cost=row.extra_cost,
+            points=BigInt(row.points),
+            change=NudgeChange(
+                replace_sku=row.replace_sku, add_sku=row.add_sku, quantity=row.quantity
+            ),
+            rule_id=strawberry.ID(str(row.rule_id)),
+            expires_at=row.expires_at,
+        )
+
+
+@strawberry.type
+class NudgeClaimRejected:
+    nudge_id: str
+    reason: str

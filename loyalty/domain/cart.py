@@ -39,6 +39,7 @@ class PurchaseRequest:
     occurred_at: datetime
     lines: tuple[CartLine, ...]
     rebate_code: str | None = None
+    accepted_nudge_ids: tuple[str, ...] = ()
 
     @property
     def subtotal(self) -> int:
@@ -52,6 +53,7 @@ class PurchaseRequest:
             "at": self.occurred_at.astimezone(UTC).isoformat(),
             "lines": [[line.sku, line.quantity, line.unit_price] for line in self.lines],
             "rebate": self.rebate_code,
+            "nudges": sorted(self.accepted_nudge_ids),
         }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).digest()
 
@@ -79,7 +81,14 @@ def validate_purchase(request: PurchaseRequest, now: datetime) -> PurchaseReques
         occurred_at=request.occurred_at,
         lines=validate_lines(request.lines),
         rebate_code=request.rebate_code,
+        accepted_nudge_ids=_validate_nudge_ids(request.accepted_nudge_ids),
     )
+
+
+def _validate_nudge_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    if len(ids) > 10:
+        raise ValidationError("acceptedNudgeIds", "a purchase accepts at most 10 nudges")
+    return tuple(dict.fromkeys(validate_identifier("acceptedNudgeIds", i) for i in ids))
 
 
 def validate_channel(channel: str) -> None:

@@ -52,6 +52,9 @@ class NudgeSettings:
     max_declines: int = 3
 
 
+DEFAULT_SETTINGS = NudgeSettings()
+
+
 @dataclass(frozen=True)
 class Shelf:
     """What the catalog offers for this cart, fed by the store."""
@@ -99,7 +102,7 @@ def find_nudges(
     customer: CustomerState,
     rules: Sequence[Rule],
     shelf: Shelf,
-    settings: NudgeSettings = NudgeSettings(),
+    settings: NudgeSettings = DEFAULT_SETTINGS,
     budgets: Mapping[int, int] | None = None,
     limit: int = 1,
 ) -> list[Nudge]:

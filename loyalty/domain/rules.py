@@ -131,6 +131,19 @@ Params = BaseEarn | Upsize | AddOn | SpendThreshold | Bundle | ProductBonus
 
 
 @dataclass(frozen=True)
+class RebateSpec:
+    """The thank-you code a nudging rule gives when its nudge is accepted."""
+
+    amount_off: int | None
+    percent_off: int | None
+    min_spend: int = 0
+    days_valid: int = 30
+
+
+NUDGING_KINDS = (UPSIZE, ADD_ON, SPEND_THRESHOLD, BUNDLE)
+
+
+@dataclass(frozen=True)
 class Rule:
     id: int
     version: int
@@ -142,6 +155,7 @@ class Rule:
     conditions: Conditions = field(default_factory=Conditions)
     caps: Caps = field(default_factory=Caps)
     message: str = ""
+    rebate: RebateSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -193,6 +207,7 @@ def parse_rule(
         conditions=_parse_conditions(_object(spec, "conditions")),
         caps=_parse_caps(_object(spec, "caps")),
         message=message,
+        rebate=_parse_rebate(kind, spec.get("rebate")),
     )
 
 
@@ -360,6 +375,26 @@ def _parse_conditions(raw: Mapping[str, Any]) -> Conditions:
         days_of_week=frozenset(days),
         start_minute=start,
         end_minute=end,
+    )
+
+
+def _parse_rebate(kind: str, raw: Any) -> RebateSpec | None:
+    if raw is None:
+        return None
+    key = "rebate"
+    if kind not in NUDGING_KINDS:
+        raise ValidationError(key, f"only nudging rules ({', '.join(NUDGING_KINDS)}) give codes")
+    if not isinstance(raw, Mapping):
+        raise ValidationError(key, "rebate must be an object")
+    amount = _int(raw, key, "amountOff", 1, MAX_MONEY, default=None)
+    percent = _int(raw, key, "percentOff", 1, 100, default=None)
+    if (amount is None) == (percent is None):
+        raise ValidationError(f"{key}.amountOff", "give amountOff or percentOff, not both")
+    return RebateSpec(
+        amount_off=amount,
+        percent_off=percent,
+        min_spend=_int(raw, key, "minSpend", 0, MAX_MONEY, default=0),
+        days_valid=_int(raw, key, "daysValid", 1, 366, default=30),
     )
 
 

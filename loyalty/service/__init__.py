@@ -16,6 +16,7 @@ from loyalty.service.accounts import (
 )
 from loyalty.service.audit import verify_ledger
 from loyalty.service.catalog import list_products, upsert_products
+from loyalty.service.nudges import nudges_for
 from loyalty.service.program import load_seed
 from loyalty.service.purchases import (
     Cart,
@@ -55,6 +56,7 @@ from loyalty.service.views import (
     lines_by_keys,
     purchases_by_keys,
 )
+from loyalty.store.nudges import NudgeRow
 
 __all__ = [
     "AccountRow",
@@ -65,6 +67,7 @@ __all__ = [
     "FailureThrottle",
     "LedgerPage",
     "LineRow",
+    "NudgeRow",
     "Pool",
     "ProductRow",
     "PurchaseOutcome",
@@ -94,6 +97,7 @@ __all__ = [
     "list_products",
     "list_rules",
     "load_seed",
+    "nudges_for",
     "principal_for_api_key",
     "purchases_by_keys",
     "quote",

@@ -35,6 +35,7 @@ from loyalty.domain.engine import (
 from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
 from loyalty.errors import ValidationError
 from loyalty.service import rebates as rebate_service
+from loyalty.service.claims import ClaimOutcome, settle_claims
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
@@ -66,6 +67,7 @@ class PurchaseOutcome:
     balance: int
     unknown_skus: list[str]
     replayed: bool
+    claims: ClaimOutcome
 
     @property
     def points(self) -> int:
@@ -108,11 +110,11 @@ async def _record(
     # The account row lock orders this customer's purchases, so caps read below hold.
     await accounts.ensure_account(conn, customer_id)
     await accounts.lock_account(conn, customer_id)
-    items, unknown = await _items(conn, request.lines)
+    items, unknown = await items_of(conn, request.lines)
     occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
-    state = await _customer_state(conn, customer_id, occasion, compiled.rules)
+    state = await customer_state(conn, customer_id, occasion, compiled.rules)
     # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
-    budgets = await _budgets(conn, compiled)
+    budgets = await budgets_left(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
     subtotal = sum(item.amount for item in items)
@@ -157,12 +159,24 @@ async def _record(
     if entries:
         await ledger.insert_entries(conn, customer_id, entries, balance)
     await _count_usage(conn, customer_id, compiled, evaluation.awards)
+    claims = await settle_claims(
+        conn,
+        customer_id,
+        purchase.id,
+        request.occurred_at,
+        items,
+        request.accepted_nudge_ids,
+        compiled.by_id,
+    )
     result = {
         "purchase_id": purchase.id,
         "balance": balance,
         "awards": [_award_json(award) for award in evaluation.awards],
         "reasons": [reason._asdict() for reason in evaluation.reasons],
         "unknown_skus": unknown,
+        "accepted_nudges": claims.accepted,
+        "rejected_nudges": claims.rejected,
+        "rebate_codes": [code.code for code in claims.codes],
     }
     await save_result(conn, PURCHASE_SCOPE, key, result)
     return PurchaseOutcome(
@@ -173,6 +187,7 @@ async def _record(
         balance,
         unknown,
         replayed=False,
+        claims=claims,
     )
 
 
@@ -205,10 +220,19 @@ async def _replayed(conn: Connection, customer_id: str, stored: dict[str, Any]) 
         balance=stored["balance"],
         unknown_skus=stored["unknown_skus"],
         replayed=True,
+        claims=ClaimOutcome(
+            stored["accepted_nudges"],
+            [(nudge_id, why) for nudge_id, why in stored["rejected_nudges"]],
+            [
+                code
+                for c in stored["rebate_codes"]
+                if (code := await rebate_store.get_code(conn, c))
+            ],
+        ),
     )
 
 
-async def _items(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[Item], list[str]]:
+async def items_of(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[Item], list[str]]:
     products = await catalog.get_products(conn, sorted({line.sku for line in lines}))
     items = []
     for line in lines:
@@ -226,7 +250,7 @@ async def _items(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[Item
     return items, sorted({line.sku for line in lines} - products.keys())
 
 
-async def _customer_state(
+async def customer_state(
     conn: Connection, customer_id: str | None, occasion: Occasion, active: Sequence[Rule]
 ) -> CustomerState:
     capped = {rule.id: rule.caps.period for rule in active if rule.caps.period}
@@ -243,7 +267,7 @@ async def _customer_state(
     return CustomerState(usage=usage)
 
 
-async def _budgets(conn: Connection, compiled: Compiled) -> dict[int, int]:
+async def budgets_left(conn: Connection, compiled: Compiled) -> dict[int, int]:
     budgeted = [rule.id for rule in compiled.rules if rule.caps.budget is not None and rule.id > 0]
     if not budgeted:
         return {}
@@ -381,8 +405,8 @@ async def simulate(
 async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOutcome:
     occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
     async with connection(pool) as conn:
-        items, unknown = await _items(conn, cart.lines)
-        state = await _customer_state(conn, cart.customer_id, occasion, compiled.rules)
-        budgets = await _budgets(conn, compiled)
+        items, unknown = await items_of(conn, cart.lines)
+        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
+        budgets = await budgets_left(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)

@@ -1,0 +1,103 @@
+"""Nudges for a cart, recorded as shown; and settling them when the purchase comes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from loyalty.domain.engine import Item, Occasion
+from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings, Product, Shelf, find_nudges
+from loyalty.domain.rules import AddOn, Bundle, Rule, SpendThreshold
+from loyalty.errors import ValidationError
+from loyalty.service.purchases import Cart, budgets_left, check_cart, customer_state, items_of
+from loyalty.service.rulebook import RuleBook
+from loyalty.store import accounts
+from loyalty.store import nudges as nudge_store
+from loyalty.store.database import Connection, Pool, transaction
+from loyalty.store.nudges import NewNudge, NudgeRow
+
+NUDGE_LIFETIME = timedelta(minutes=15)
+DECLINE_WINDOW = timedelta(days=14)
+MAX_NUDGES = 3
+CANDIDATES_PER_CATEGORY = 10
+
+
+async def nudges_for(
+    pool: Pool,
+    book: RuleBook,
+    cart: Cart,
+    limit: int = 1,
+    settings: NudgeSettings = DEFAULT_SETTINGS,
+    now: datetime | None = None,
+) -> list[NudgeRow]:
+    """The best nudges for the cart, each recorded as shown; nothing touches the ledger."""
+    now = now or datetime.now(UTC)
+    cart = check_cart(cart, now)
+    if cart.customer_id is None:
+        raise ValidationError("customerId", "nudges are for a known customer: give customerId")
+    if not 1 <= limit <= MAX_NUDGES:
+        raise ValidationError("limit", f"limit must be 1 to {MAX_NUDGES}")
+    compiled = await book.current()
+    occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
+    async with transaction(pool) as conn:
+        items, _ = await items_of(conn, cart.lines)
+        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
+        budgets = await budgets_left(conn, compiled)
+        shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now)
+        found = find_nudges(items, occasion, state, compiled.rules, shelf, settings, budgets, limit)
+        if not found:
+            return []
+        await accounts.ensure_account(conn, cart.customer_id)
+        shown = [
+            NewNudge(
+                n.rule_id,
+                n.rule_version,
+                n.kind,
+                n.change.add_sku,
+                n.change.replace_sku,
+                n.change.quantity,
+                n.extra_cost,
+                n.points,
+                n.message,
+            )
+            for n in found
+        ]
+        return await nudge_store.insert_nudges(
+            conn, cart.customer_id, cart.store_id, cart.channel, now + NUDGE_LIFETIME, shown
+        )
+
+
+async def _shelf(
+    conn: Connection, customer_id: str, rules: Sequence[Rule], items: Sequence[Item], now: datetime
+) -> Shelf:
+    """What the catalog can offer this cart: larger sizes, add-ons, bundle items, top-ups."""
+    families = sorted({item.family for item in items if item.family})
+    skus: set[str] = set()
+    categories: set[str] = set()
+    subtotal = sum(item.amount for item in items)
+    gaps = []
+    for rule in rules:
+        p = rule.params
+        matches = (
+            [p.add_on] if isinstance(p, AddOn) else list(p.items) if isinstance(p, Bundle) else []
+        )
+        for match in matches:
+            if match.sku:
+                skus.add(match.sku)
+            elif match.category:
+                categories.add(match.category)
+        if isinstance(p, SpendThreshold) and p.threshold > subtotal:
+            gaps.append(p.threshold - subtotal)
+    rows = await nudge_store.products_matching(
+        conn, sorted(skus), sorted(categories), CANDIDATES_PER_CATEGORY
+    )
+    for gap in sorted(set(gaps)):
+        if (row := await nudge_store.cheapest_at_least(conn, gap)) is not None:
+            rows.append(row)
+    sizes: dict[str, list[Product]] = {}
+    for row in await nudge_store.products_of_families(conn, families):
+        product = Product(**row)  # type: ignore[arg-type]
+        sizes.setdefault(str(product.family), []).append(product)
+    extras = list({str(row["sku"]): Product(**row) for row in rows}.values())  # type: ignore[arg-type]
+    declined = await nudge_store.declined_counts(conn, customer_id, now - DECLINE_WINDOW)
+    return Shelf(sizes=sizes, extras=extras, declined=declined)

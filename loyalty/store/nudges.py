@@ -1,0 +1,183 @@
+"""Nudges shown (impressions), and their outcome once a purchase follows."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from loyalty.store.database import Connection
+
+
+@dataclass(frozen=True)
+class NudgeRow:
+    id: uuid.UUID
+    customer_id: str
+    rule_id: int
+    rule_version: int
+    kind: str
+    add_sku: str
+    replace_sku: str | None
+    quantity: int
+    extra_cost: int
+    points: int
+    message: str
+    expires_at: datetime
+    outcome: str | None
+
+
+NUDGE_COLUMNS = """
+    id, customer_id, rule_id, rule_version, kind, add_sku, replace_sku, quantity, extra_cost,
+    points, message, expires_at, outcome
+"""
+
+
+@dataclass(frozen=True)
+class NewNudge:
+    rule_id: int
+    rule_version: int
+    kind: str
+    add_sku: str
+    replace_sku: str | None
+    quantity: int
+    extra_cost: int
+    points: int
+    message: str
+
+
+async def insert_nudges(
+    conn: Connection,
+    customer_id: str,
+    store_id: str,
+    channel: str,
+    expires_at: datetime,
+    nudges: Sequence[NewNudge],
+) -> list[NudgeRow]:
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO nudges (customer_id, store_id, channel, expires_at, rule_id, rule_version,
+                            kind, add_sku, replace_sku, quantity, extra_cost, points, message)
+        SELECT $1, $2, $3, $4, n.rule_id, n.rule_version, n.kind, n.add_sku, n.replace_sku,
+               n.quantity, n.extra_cost, n.points, n.message
+        FROM unnest($5::bigint[], $6::integer[], $7::text[], $8::text[], $9::text[],
+                    $10::integer[], $11::bigint[], $12::bigint[], $13::text[])
+            WITH ORDINALITY AS n(rule_id, rule_version, kind, add_sku, replace_sku, quantity,
+                                 extra_cost, points, message, position)
+        ORDER BY n.position
+        RETURNING {NUDGE_COLUMNS}
+        """,
+        customer_id,
+        store_id,
+        channel,
+        expires_at,
+        [n.rule_id for n in nudges],
+        [n.rule_version for n in nudges],
+        [n.kind for n in nudges],
+        [n.add_sku for n in nudges],
+        [n.replace_sku for n in nudges],
+        [n.quantity for n in nudges],
+        [n.extra_cost for n in nudges],
+        [n.points for n in nudges],
+        [n.message for n in nudges],
+    )
+    return [NudgeRow(**row) for row in rows]
+
+
+async def lock_nudges(
+    conn: Connection, customer_id: str, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, NudgeRow]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {NUDGE_COLUMNS} FROM nudges
+        WHERE customer_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE
+        """,
+        customer_id,
+        list(ids),
+    )
+    return {row["id"]: NudgeRow(**row) for row in rows}
+
+
+async def settle(
+    conn: Connection,
+    customer_id: str,
+    accepted: Sequence[uuid.UUID],
+    purchase_id: int,
+    at: datetime,
+) -> None:
+    """Mark the accepted nudges, and every other open one shown before the purchase declined."""
+    await conn.execute(
+        """
+        UPDATE nudges
+        SET outcome = CASE WHEN id = ANY($2::uuid[]) THEN 'accepted' ELSE 'declined' END,
+            decided_at = now(),
+            purchase_id = CASE WHEN id = ANY($2::uuid[]) THEN $3::bigint END
+        WHERE customer_id = $1 AND outcome IS NULL AND shown_at <= now()
+          AND (id = ANY($2::uuid[]) OR expires_at > $4::timestamptz)
+        """,
+        customer_id,
+        list(accepted),
+        purchase_id,
+        at,
+    )
+
+
+async def declined_counts(
+    conn: Connection, customer_id: str, since: datetime
+) -> dict[tuple[int, str], int]:
+    rows = await conn.fetch(
+        """
+        SELECT rule_id, coalesce(replace_sku, '') || '>' || add_sku AS change, count(*) AS n
+        FROM nudges
+        WHERE customer_id = $1 AND outcome = 'declined' AND shown_at >= $2
+        GROUP BY 1, 2
+        """,
+        customer_id,
+        since,
+    )
+    return {(row["rule_id"], row["change"]): row["n"] for row in rows}
+
+
+async def products_of_families(
+    conn: Connection, families: Sequence[str]
+) -> list[dict[str, object]]:
+    rows = await conn.fetch(
+        """
+        SELECT sku, name, category, price, family, size_rank FROM products
+        WHERE family = ANY($1::text[]) ORDER BY family, size_rank, sku
+        """,
+        list(families),
+    )
+    return [dict(row) for row in rows]
+
+
+async def products_matching(
+    conn: Connection, skus: Sequence[str], categories: Sequence[str], per_category: int
+) -> list[dict[str, object]]:
+    """Named skus, and the cheapest few of each named category."""
+    rows = await conn.fetch(
+        """
+        SELECT sku, name, category, price, family, size_rank FROM products
+        WHERE sku = ANY($1::text[])
+        UNION
+        SELECT sku, name, category, price, family, size_rank FROM (
+            SELECT p.*, row_number() OVER (PARTITION BY category ORDER BY price, sku) AS n
+            FROM products p WHERE category = ANY($2::text[])) ranked
+        WHERE n <= $3
+        """,
+        list(skus),
+        list(categories),
+        per_category,
+    )
+    return [dict(row) for row in rows]
+
+
+async def cheapest_at_least(conn: Connection, price: int) -> dict[str, object] | None:
+    row = await conn.fetchrow(
+        """
+        SELECT sku, name, category, price, family, size_rank FROM products
+        WHERE price >= $1 ORDER BY price, sku LIMIT 1
+        """,
+        price,
+    )
+    return dict(row) if row else None
