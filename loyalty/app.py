@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +18,7 @@ from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.requestlog import RequestGuard
 from loyalty.service import FailureThrottle, Pool, RuleBook
+from loyalty.service.stats import refresh_forever
 from loyalty.store.database import create_pool, ping
 
 
@@ -28,6 +31,7 @@ class Runtime:
         self._pool = pool
         self._rulebook: RuleBook | None = None
         self.throttle = FailureThrottle()
+        self._stats: asyncio.Task[None] | None = None
 
     @property
     def pool(self) -> Pool:
@@ -53,8 +57,17 @@ class Runtime:
             )
         self._rulebook = RuleBook(self._pool, self.dsn)
         await self._rulebook.start()
+        if settings.stats_seconds > 0:
+            self._stats = asyncio.get_running_loop().create_task(
+                refresh_forever(self._pool, settings.stats_seconds)
+            )
 
     async def stop(self) -> None:
+        if self._stats is not None:
+            self._stats.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._stats
+            self._stats = None
         if self._rulebook is not None:
             await self._rulebook.close()
             self._rulebook = None

@@ -18,6 +18,7 @@ from loyalty.config import ConfigError, Settings, load_settings, resource
 from loyalty.domain.access import Role
 from loyalty.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from loyalty.errors import UnavailableError
+from loyalty.service.stats import refresh_stats
 from loyalty.store.audit import Violation
 from loyalty.store.database import Pool, connect, create_pool
 from loyalty.store.migrations import apply_migrations, pending_migrations
@@ -207,6 +208,17 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_refresh_stats(settings: Settings, args: argparse.Namespace) -> int:
+    async def refresh(dsn: str) -> str:
+        async with open_pool(dsn) as pool:
+            done = await refresh_stats(pool)
+        return str(done) if done else "another process is refreshing the statistics"
+
+    with database(settings) as dsn:
+        print(asyncio.run(refresh(dsn)))
+    return 0
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from loyalty.api.schema import build_schema
 
@@ -238,6 +250,9 @@ def parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a customer token (JWT)")
     token.add_argument("customer")
     commands.add_parser("verify", help="check the ledger invariants")
+    commands.add_parser(
+        "refresh-stats", help="recompute co-purchases, nudge acceptance and segments now"
+    )
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
     return root
@@ -251,6 +266,7 @@ HANDLERS = {
     "apikey": cmd_apikey,
     "token": cmd_token,
     "verify": cmd_verify,
+    "refresh-stats": cmd_refresh_stats,
     "export-schema": cmd_export_schema,
 }
 

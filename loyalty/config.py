@@ -34,6 +34,7 @@ class Settings:
     pool_min_size: int
     pool_max_size: int
     log_level: str
+    stats_seconds: float
 
     @property
     def development(self) -> bool:
@@ -81,6 +82,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         pool_min_size=config("LOYALTY_POOL_MIN_SIZE", cast=int, default=2),
         pool_max_size=config("LOYALTY_POOL_MAX_SIZE", cast=int, default=10),
         log_level=config("LOYALTY_LOG_LEVEL", default="INFO"),
+        stats_seconds=config("LOYALTY_STATS_SECONDS", cast=float, default=600.0),
     )
 
 

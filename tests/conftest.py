@@ -100,7 +100,12 @@ async def pool(dsn: str) -> AsyncIterator[Pool]:
 @pytest.fixture
 def settings() -> Settings:
     return load_settings(
-        {"LOYALTY_ENV": "production", "LOYALTY_JWT_SECRET": JWT_SECRET, "LOYALTY_LOG_LEVEL": "INFO"}
+        {
+            "LOYALTY_ENV": "production",
+            "LOYALTY_JWT_SECRET": JWT_SECRET,
+            "LOYALTY_LOG_LEVEL": "INFO",
+            "LOYALTY_STATS_SECONDS": "0",  # tests refresh statistics when they mean to
+        }
     )
 
 

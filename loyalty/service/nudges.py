@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from loyalty.domain.engine import Item, Occasion
 from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings, Product, Shelf, find_nudges
-from loyalty.domain.rules import AddOn, Bundle, Rule, SpendThreshold
+from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
 from loyalty.service.purchases import Cart, budgets_left, check_cart, customer_state, items_of
 from loyalty.service.rulebook import RuleBook
-from loyalty.store import accounts
+from loyalty.store import accounts, stats
 from loyalty.store import nudges as nudge_store
 from loyalty.store.database import Connection, Pool, transaction
 from loyalty.store.nudges import NewNudge, NudgeRow
@@ -100,4 +100,15 @@ async def _shelf(
         sizes.setdefault(str(product.family), []).append(product)
     extras = list({str(row["sku"]): Product(**row) for row in rows}.values())  # type: ignore[arg-type]
     declined = await nudge_store.declined_counts(conn, customer_id, now - DECLINE_WINDOW)
-    return Shelf(sizes=sizes, extras=extras, declined=declined)
+    shared = await stats.bought_with(
+        conn, sorted({item.sku for item in items}), [product.sku for product in extras]
+    )
+    most = max(shared.values(), default=1)
+    nudging = [rule.id for rule in rules if rule.kind in NUDGING_KINDS and rule.id > 0]
+    return Shelf(
+        sizes=sizes,
+        extras=extras,
+        together={sku: count / most for sku, count in shared.items()},
+        acceptance=await stats.nudge_rates(conn, nudging),
+        declined=declined,
+    )

@@ -39,7 +39,7 @@ from loyalty.service.claims import ClaimOutcome, settle_claims
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
-from loyalty.store import accounts, catalog, ledger, purchases, rules
+from loyalty.store import accounts, catalog, ledger, purchases, rules, stats
 from loyalty.store import rebates as rebate_store
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.purchases import LineRow, PurchaseRow
@@ -253,9 +253,12 @@ async def items_of(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[It
 async def customer_state(
     conn: Connection, customer_id: str | None, occasion: Occasion, active: Sequence[Rule]
 ) -> CustomerState:
-    capped = {rule.id: rule.caps.period for rule in active if rule.caps.period}
-    if customer_id is None or not capped:
+    if customer_id is None:
         return CustomerState()
+    segments = frozenset(await stats.segments_of(conn, customer_id))
+    capped = {rule.id: rule.caps.period for rule in active if rule.caps.period}
+    if not capped:
+        return CustomerState(segments=segments)
     day = occasion.at.astimezone(occasion.timezone).date()
     since = min(period_start(period, day) for period in PERIODS)
     rows = await rules.get_usage(conn, customer_id, since)
@@ -264,7 +267,7 @@ async def customer_state(
         for row in rows
         if capped.get(row.rule_id) == row.period
     }
-    return CustomerState(usage=usage)
+    return CustomerState(segments=segments, usage=usage)
 
 
 async def budgets_left(conn: Connection, compiled: Compiled) -> dict[int, int]:
