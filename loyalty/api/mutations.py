@@ -155,6 +155,17 @@ AdjustPointsResult = Annotated[
 
 
 @strawberry.type
+class NudgeLimits:
+    add_on_max_percent: int
+    spend_gap_max_percent: int
+
+
+NudgeLimitsResult = Annotated[
+    NudgeLimits | errors.InvalidInputError, strawberry.union("NudgeLimitsResult")
+]
+
+
+@strawberry.type
 class RuleSaved:
     rule: Rule
 
@@ -275,6 +286,26 @@ class Mutation:
         except domain.IdempotencyConflictError as error:
             return errors.idempotency_conflict(error)
         return RebateCodeIssued(rebate_code=RebateCode.from_rebate(rebate), replayed=replayed)
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Tune the nudge guardrails: percentages of the cart and of a threshold.",
+    )
+    async def set_nudge_limits(
+        self, info: Info, add_on_max_percent: int = 10, spend_gap_max_percent: int = 15
+    ) -> NudgeLimitsResult:
+        try:
+            await service.set_nudge_limits(
+                info.context.pool,
+                info.context.rulebook,
+                add_on_max_percent,
+                spend_gap_max_percent,
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return NudgeLimits(
+            add_on_max_percent=add_on_max_percent, spend_gap_max_percent=spend_gap_max_percent
+        )
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Create a rule (version 1).")
     async def create_rule(self, info: Info, input: RuleInput) -> RuleResult:

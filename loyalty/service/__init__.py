@@ -16,7 +16,7 @@ from loyalty.service.accounts import (
 )
 from loyalty.service.audit import verify_ledger
 from loyalty.service.catalog import list_products, upsert_products
-from loyalty.service.nudges import nudges_for
+from loyalty.service.nudges import nudges_for, set_nudge_limits
 from loyalty.service.program import load_seed
 from loyalty.service.purchases import (
     Cart,
@@ -102,6 +102,7 @@ __all__ = [
     "purchases_by_keys",
     "quote",
     "record_purchase",
+    "set_nudge_limits",
     "simulate",
     "update_rule",
     "upsert_products",

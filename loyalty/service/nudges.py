@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from loyalty.domain.engine import Item, Occasion
-from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings, Product, Shelf, find_nudges
+from loyalty.domain.nudges import Product, Shelf, find_nudges
 from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
 from loyalty.service.purchases import Cart, budgets_left, check_cart, customer_state, items_of
 from loyalty.service.rulebook import RuleBook
-from loyalty.store import accounts, stats
+from loyalty.store import accounts, catalog, rules, stats
 from loyalty.store import nudges as nudge_store
 from loyalty.store.database import Connection, Pool, transaction
 from loyalty.store.nudges import NewNudge, NudgeRow
@@ -27,7 +27,6 @@ async def nudges_for(
     book: RuleBook,
     cart: Cart,
     limit: int = 1,
-    settings: NudgeSettings = DEFAULT_SETTINGS,
     now: datetime | None = None,
 ) -> list[NudgeRow]:
     """The best nudges for the cart, each recorded as shown; nothing touches the ledger."""
@@ -44,7 +43,9 @@ async def nudges_for(
         state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
         budgets = await budgets_left(conn, compiled)
         shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now)
-        found = find_nudges(items, occasion, state, compiled.rules, shelf, settings, budgets, limit)
+        found = find_nudges(
+            items, occasion, state, compiled.rules, shelf, compiled.nudging, budgets, limit
+        )
         if not found:
             return []
         await accounts.ensure_account(conn, cart.customer_id)
@@ -112,3 +113,19 @@ async def _shelf(
         acceptance=await stats.nudge_rates(conn, nudging),
         declined=declined,
     )
+
+
+async def set_nudge_limits(
+    pool: Pool, book: RuleBook | None, add_on_percent: int, gap_percent: int
+) -> None:
+    """Tune the guardrails: an add-on's most share of the cart, a spend gap's most share of its
+    threshold (both percentages); every process picks them up with the rules."""
+    for field, value in (("addOnMaxPercent", add_on_percent), ("spendGapMaxPercent", gap_percent)):
+        if not 1 <= value <= 100:
+            raise ValidationError(field, f"{field} must be 1 to 100")
+    async with transaction(pool) as conn:
+        if not await catalog.set_nudge_limits(conn, add_on_percent, gap_percent):
+            raise ValidationError("program", "the program is not set up yet")
+        await rules.notify_rules_changed(conn)
+    if book is not None:
+        book.invalidate()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
+from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings
 from loyalty.domain.rules import Rule, parse_rule
 from loyalty.errors import LoyaltyError, UnavailableError
 from loyalty.store import catalog, rules
@@ -29,6 +30,7 @@ POLL_SECONDS = 1.0
 class Compiled:
     rules: tuple[Rule, ...]
     timezone: tzinfo
+    nudging: NudgeSettings = DEFAULT_SETTINGS
     by_id: dict[int, Rule] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,8 +62,13 @@ async def load_compiled(pool: Pool) -> Compiled:
     async with connection(pool) as conn:
         rows = await rules.list_rules(conn, include_archived=False)
         program = await catalog.get_program(conn)
-    zone: tzinfo = ZoneInfo(program.timezone) if program else UTC
-    return Compiled(compile_rows(rows), zone)
+    if program is None:
+        return Compiled(compile_rows(rows), UTC)
+    nudging = NudgeSettings(
+        max_add_on_percent=program.nudge_add_on_max_percent,
+        max_gap_percent=program.nudge_gap_max_percent,
+    )
+    return Compiled(compile_rows(rows), ZoneInfo(program.timezone), nudging)
 
 
 class RuleBook:

@@ -70,11 +70,30 @@ class ProgramRow:
     name: str
     currency: str
     timezone: str
+    nudge_add_on_max_percent: int
+    nudge_gap_max_percent: int
 
 
 async def get_program(conn: Connection) -> ProgramRow | None:
-    row = await conn.fetchrow("SELECT name, currency, timezone FROM program WHERE id = 1")
+    row = await conn.fetchrow(
+        """
+        SELECT name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent
+        FROM program WHERE id = 1
+        """
+    )
     return ProgramRow(**row) if row else None
+
+
+async def set_nudge_limits(conn: Connection, add_on_percent: int, gap_percent: int) -> bool:
+    status = await conn.execute(
+        """
+        UPDATE program SET nudge_add_on_max_percent = $1, nudge_gap_max_percent = $2
+        WHERE id = 1
+        """,
+        add_on_percent,
+        gap_percent,
+    )
+    return status == "UPDATE 1"
 
 
 async def get_products(conn: Connection, skus: Sequence[str]) -> dict[str, ProductRow]:

@@ -179,3 +179,43 @@ async def test_apps_get_nudges_for_their_own_customer(
     assert anonymous["data"]["nudges"]["field"] == "customerId"
     too_many = await gql(client, NUDGES, {"cart": cart(), "limit": 50}, auth=pos_key)
     assert too_many["data"]["nudges"]["field"] == "limit"
+
+
+async def test_admins_tune_the_add_on_guardrail(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await program(client, pool, admin_key)
+    await pool.execute(
+        "INSERT INTO program (id, name, currency, timezone) VALUES (1, 'P', 'EUR', 'UTC')"
+    )
+    add_on = {
+        "kind": "ADD_ON",
+        "name": "Dessert",
+        "addOn": {"trigger": {"category": "pizza"}, "addOn": {"sku": "LAVA-CAKE"}, "points": 15},
+    }
+    create = "mutation C($i: RuleInput!) { createRule(input: $i) { __typename } }"
+    await gql(client, create, {"i": add_on}, auth=admin_key)
+    xl = {
+        "customerId": "alice",
+        "storeId": "S1",
+        "lines": [{"sku": "PEPP-XL", "quantity": 1, "unitPrice": 1749}],
+    }
+    kinds = """
+    query N($cart: CartInput!) {
+      nudges(cart: $cart, limit: 3) { ... on NudgeList { nudges { kind } } }
+    }
+    """
+    before = await gql(client, kinds, {"cart": xl}, auth=pos_key)
+    assert [n["kind"] for n in before["data"]["nudges"]["nudges"]] == []  # 4.99 > 10% of 17.49
+    tune = """
+    mutation T($a: Int!) { setNudgeLimits(addOnMaxPercent: $a) {
+      __typename ... on NudgeLimits { addOnMaxPercent } ... on InvalidInputError { field } } }
+    """
+    assert (await gql(client, tune, {"a": 0}, auth=admin_key))["data"]["setNudgeLimits"][
+        "field"
+    ] == "addOnMaxPercent"
+    assert (await gql(client, tune, {"a": 30}, auth=admin_key))["data"]["setNudgeLimits"][
+        "addOnMaxPercent"
+    ] == 30
+    after = await gql(client, kinds, {"cart": xl}, auth=pos_key)
+    assert [n["kind"] for n in after["data"]["nudges"]["nudges"]] == ["ADD_ON"]
