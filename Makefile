@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt schema bench-rules clean
+.PHONY: help install run test check fmt schema bench-rules bench-nudges clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -43,6 +43,10 @@ schema: install ## Export the GraphQL schema to schema/schema.graphql
 bench-rules: install ## Time the rule engine: 200 rules, a 20-line cart (bench/README.md)
 	mkdir -p bench/results
 	$(PY) bench/rules_eval.py --json bench/results/rules_eval.json
+
+bench-nudges: install ## Load nudges(cart) through the API with wrk (bench/README.md)
+	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
+	$(PY) bench/nudges.py
 
 # The embedded server belongs to the account that owns its data directory: as root that is an
 # unprivileged user, since PostgreSQL refuses to run as root.

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -66,6 +67,12 @@ class LoyaltySchema(strawberry.Schema):
 
 
 def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry.Schema:
+    # The limiters' rule classes are made once: the validation cache is keyed by them, and
+    # fresh classes on every request would make every request miss it.
+    guards = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    ]
     return LoyaltySchema(
         query=Query,
         mutation=Mutation,
@@ -74,8 +81,7 @@ def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry
         extensions=[
             lambda: errors.ErrorPolicy(mask=mask_errors),
             OperationLog,
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: AddValidationRules(guards),
             lambda: MaxTokensLimiter(max_token_count=2_000),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

@@ -48,6 +48,7 @@ async def nudges_for(
         )
         if not found:
             return []
+        await nudge_store.relax_durability(conn)
         await accounts.ensure_account(conn, cart.customer_id)
         shown = [
             NewNudge(

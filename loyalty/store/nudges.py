@@ -46,6 +46,15 @@ class NewNudge:
     message: str
 
 
+async def relax_durability(conn: Connection) -> None:
+    """Commit this transaction without waiting for its WAL to reach disk.
+
+    Only for facts like impressions: a crash may lose the last few, never anything that
+    moves points. The ledger's transactions keep the server's synchronous commit.
+    """
+    await conn.execute("SET LOCAL synchronous_commit = off")
+
+
 async def insert_nudges(
     conn: Connection,
     customer_id: str,

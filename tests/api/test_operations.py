@@ -2,6 +2,7 @@
 
 import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -101,3 +102,17 @@ async def test_an_unreachable_database_is_a_clear_retryable_error(
     assert response.headers["retry-after"] == "1"
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert "retry" in response.json()["errors"][0]["message"]
+
+
+async def test_a_repeated_query_is_validated_once(client: httpx.AsyncClient, pos_key: str) -> None:
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache: Any = _get_validate_cache(256)
+    query = 'query Repeated { customer(id: "validated-once") { id } }'
+    await gql(client, query, auth=pos_key)
+    before = cache.cache_info()
+    for _ in range(3):
+        await gql(client, query, auth=pos_key)
+    after = cache.cache_info()
+    # A guard rule built per request would make every request miss and cost ~7 ms.
+    assert (after.hits - before.hits, after.misses - before.misses) == (3, 0)
