@@ -24,6 +24,8 @@ CREATE TABLE nudges (
 );
 
 CREATE INDEX nudges_recent ON nudges (customer_id, shown_at DESC);
+-- A purchase settles only the customer's unanswered nudges: a handful, whatever the history.
+CREATE INDEX nudges_open ON nudges (customer_id, expires_at) WHERE outcome IS NULL;
 CREATE INDEX nudges_by_rule ON nudges (rule_id, shown_at);
 
 -- Suggestions look for the cheapest products of a category, or above a price.

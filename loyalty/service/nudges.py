@@ -50,7 +50,13 @@ async def nudges_for(
             return []
         await nudge_store.relax_durability(conn)
         await accounts.ensure_account(conn, cart.customer_id)
-        shown = [
+        # Asking again for the same cart shows the same nudge, not a second one: a customer
+        # is offered (and may decline, or be thanked for) a change once per visit.
+        live = {
+            (row.rule_id, row.replace_sku, row.add_sku, row.quantity): row
+            for row in await nudge_store.open_nudges(conn, cart.customer_id, now)
+        }
+        fresh = [
             NewNudge(
                 n.rule_id,
                 n.rule_version,
@@ -63,10 +69,20 @@ async def nudges_for(
                 n.message,
             )
             for n in found
+            if (n.rule_id, n.change.replace_sku, n.change.add_sku, n.change.quantity) not in live
         ]
-        return await nudge_store.insert_nudges(
-            conn, cart.customer_id, cart.store_id, cart.channel, now + NUDGE_LIFETIME, shown
+        inserted = iter(
+            await nudge_store.insert_nudges(
+                conn, cart.customer_id, cart.store_id, cart.channel, now + NUDGE_LIFETIME, fresh
+            )
+            if fresh
+            else []
         )
+        return [
+            live.get((n.rule_id, n.change.replace_sku, n.change.add_sku, n.change.quantity))
+            or next(inserted)
+            for n in found
+        ]
 
 
 async def _shelf(

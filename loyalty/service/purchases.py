@@ -111,19 +111,21 @@ async def _record(
     await accounts.ensure_account(conn, customer_id)
     await accounts.lock_account(conn, customer_id)
     items, unknown = await items_of(conn, request.lines)
-    occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
-    state = await customer_state(conn, customer_id, occasion, compiled.rules)
-    # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
-    budgets = await budgets_left(conn, compiled)
-    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
-    evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
     subtotal = sum(item.amount for item in items)
+    # The code is locked before any budget is: a purchase that loses a race for a code
+    # holds nothing other purchases wait for.
     rebate = None
     if request.rebate_code is not None:
         rebate = await rebate_service.redeem_in_purchase(
             conn, request.rebate_code, customer_id, subtotal, request.occurred_at
         )
     discount = rebate.discount_on(subtotal) if rebate else 0
+    occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
+    state = await customer_state(conn, customer_id, occasion, compiled.rules)
+    # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
+    budgets = await budgets_left(conn, compiled)
+    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
+    evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
     balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     purchase = await purchases.insert_purchase(
         conn,
@@ -163,10 +165,10 @@ async def _record(
         conn,
         customer_id,
         purchase.id,
-        request.occurred_at,
         items,
         request.accepted_nudge_ids,
         compiled.by_id,
+        {award.rule_id for award in evaluation.awards if award.points > 0},
     )
     result = {
         "purchase_id": purchase.id,

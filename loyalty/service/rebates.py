@@ -104,13 +104,21 @@ async def guarded(
     try:
         return await attempt()
     except (RebateCodeNotFoundError, ValidationError) as error:
-        if not isinstance(error, ValidationError) or error.field == "rebateCode":
-            throttle.failed(who)
+        if isinstance(error, ValidationError) and error.field != "rebateCode":
+            raise
+        throttle.failed(who)
+        # Look-ups that ran side by side (aliases in one request) all passed the check above;
+        # past the free few, a miss is answered as a wait, not as a verdict on the code.
+        if throttle.over_limit(who):
+            raise TooManyAttemptsError(throttle.wait_for(who)) from error
         raise
 
 
 def read_code(text: str) -> str:
-    return parse_code(text, field="rebateCode").canonical
+    code = parse_code(text, field="rebateCode")
+    if code.prefix != REBATE:
+        raise ValidationError("rebateCode", f"a rebate code starts with {REBATE}-")
+    return code.canonical
 
 
 async def check_rebate_code(

@@ -48,4 +48,6 @@ async def refresh_forever(pool: Pool, every: float) -> None:
                 log.info("statistics refreshed: %s", done)
         except UnavailableError:
             log.warning("statistics not refreshed: the database is unavailable")
+        except Exception:
+            log.exception("statistics not refreshed; trying again later")
         await asyncio.sleep(every)

@@ -34,5 +34,11 @@ class FailureThrottle:
         wait = min(MAX_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2.0**extra)
         return max(0.0, recent[-1] + wait - now)
 
+    def over_limit(self, who: str) -> bool:
+        """True once this caller has used more than its free mistakes in the window."""
+        recent = self.failures.get(who, ())
+        now = self.clock()
+        return sum(1 for at in recent if now - at <= WINDOW_SECONDS) > FREE_FAILURES
+
     def failed(self, who: str) -> None:
         self.failures.setdefault(who, deque(maxlen=64)).append(self.clock())

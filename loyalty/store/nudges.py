@@ -112,23 +112,40 @@ async def settle(
     customer_id: str,
     accepted: Sequence[uuid.UUID],
     purchase_id: int,
-    at: datetime,
+    now: datetime,
 ) -> None:
-    """Mark the accepted nudges, and every other open one shown before the purchase declined."""
+    """Mark the accepted nudges, and every other live one declined.
+
+    Only live nudges are looked at (the partial index on open nudges keeps that to a few
+    rows): a nudge that expired unanswered was neither taken nor turned down.
+    """
     await conn.execute(
         """
         UPDATE nudges
         SET outcome = CASE WHEN id = ANY($2::uuid[]) THEN 'accepted' ELSE 'declined' END,
             decided_at = now(),
             purchase_id = CASE WHEN id = ANY($2::uuid[]) THEN $3::bigint END
-        WHERE customer_id = $1 AND outcome IS NULL AND shown_at <= now()
-          AND (id = ANY($2::uuid[]) OR expires_at > $4::timestamptz)
+        WHERE customer_id = $1 AND outcome IS NULL AND expires_at > $4::timestamptz
         """,
         customer_id,
         list(accepted),
         purchase_id,
-        at,
+        now,
     )
+
+
+async def open_nudges(conn: Connection, customer_id: str, now: datetime) -> list[NudgeRow]:
+    """The customer's live nudges nobody has answered yet: shown again rather than twice."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {NUDGE_COLUMNS} FROM nudges
+        WHERE customer_id = $1 AND outcome IS NULL AND expires_at > $2
+        ORDER BY shown_at
+        """,
+        customer_id,
+        now,
+    )
+    return [NudgeRow(**row) for row in rows]
 
 
 async def declined_counts(

@@ -1,7 +1,7 @@
 """Nudges at the counter: shown and recorded, taken and checked, thanked with a code."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +219,87 @@ async def test_admins_tune_the_add_on_guardrail(
     ] == 30
     after = await gql(client, kinds, {"cart": xl}, auth=pos_key)
     assert [n["kind"] for n in after["data"]["nudges"]["nudges"]] == ["ADD_ON"]
+
+
+async def test_one_nudge_pays_one_thank_you_however_it_is_claimed(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await program(client, pool, admin_key)
+    shown = [await show(client, pos_key) for _ in range(5)]
+    assert len({nudge["id"] for nudge in shown}) == 1  # asked again: the same nudge
+    nudge_id = shown[0]["id"]
+    spellings = [nudge_id, nudge_id.upper(), f"urn:uuid:{nudge_id}", nudge_id.replace("-", "")]
+    body = await gql(
+        client, RECORD, {"input": purchase(1, "PEPP-L", 1499, spellings)}, auth=pos_key
+    )
+    result = body["data"]["recordPurchase"]
+    assert result["acceptedNudgeIds"] == [nudge_id]
+    assert len(result["rebateCodesIssued"]) == 1
+    assert {r["reason"] for r in result["rejectedNudgeClaims"]} == {
+        "the same nudge is claimed twice"
+    }
+    assert await pool.fetchval("SELECT count(*) FROM rebate_codes") == 1
+
+
+async def test_a_claim_holds_only_if_the_nudges_rule_paid(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await program(client, pool, admin_key)
+    add_on = {
+        "kind": "ADD_ON",
+        "name": "Dessert",
+        "addOn": {"trigger": {"category": "pizza"}, "addOn": {"sku": "LAVA-CAKE"}, "points": 15},
+        "rebate": {"amountOff": 300},
+    }
+    create = "mutation C($i: RuleInput!) { createRule(input: $i) { __typename } }"
+    await gql(client, create, {"i": add_on}, auth=admin_key)
+    big = {
+        "customerId": "alice",
+        "storeId": "S1",
+        "lines": [{"sku": "PEPP-XL", "quantity": 4, "unitPrice": 1749}],
+    }
+    body = await gql(client, NUDGES, {"cart": big, "limit": 3}, auth=pos_key)
+    [nudge] = [n for n in body["data"]["nudges"]["nudges"] if n["kind"] == "ADD_ON"]
+    cake_alone = purchase(1, "LAVA-CAKE", 1, [nudge["id"]])  # the add-on without its pizza
+    result = (await gql(client, RECORD, {"input": cake_alone}, auth=pos_key))["data"][
+        "recordPurchase"
+    ]
+    assert result["acceptedNudgeIds"] == []
+    assert result["rejectedNudgeClaims"][0]["reason"] == (
+        "the nudge's rule did not pay for this purchase"
+    )
+    assert await pool.fetchval("SELECT count(*) FROM rebate_codes") == 0
+
+
+async def test_an_expired_nudge_cannot_be_claimed_by_backdating_the_purchase(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await program(client, pool, admin_key)
+    nudge = await show(client, pos_key)
+    await pool.execute(
+        "UPDATE nudges SET shown_at = now() - interval '2 days',"
+        " expires_at = now() - interval '2 days' + interval '15 minutes'"
+    )
+    backdated = purchase(1, "PEPP-L", 1499, [nudge["id"]])
+    backdated["occurredAt"] = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    result = (await gql(client, RECORD, {"input": backdated}, auth=pos_key))["data"][
+        "recordPurchase"
+    ]
+    assert result["rejectedNudgeClaims"] == [
+        {"nudgeId": nudge["id"], "reason": "this nudge had expired"}
+    ]
+    assert result["rebateCodesIssued"] == []
+
+
+async def test_asking_again_in_one_visit_is_one_decline(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await program(client, pool, admin_key)
+    for _ in range(3):
+        await show(client, pos_key)
+    await gql(client, RECORD, {"input": purchase(1, "PEPP-M", 1249, [])}, auth=pos_key)
+    assert await pool.fetchval("SELECT count(*) FROM nudges WHERE outcome = 'declined'") == 1
+    assert (
+        len((await gql(client, NUDGES, {"cart": cart()}, auth=pos_key))["data"]["nudges"]["nudges"])
+        == 1
+    )

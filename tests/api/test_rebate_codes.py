@@ -191,3 +191,19 @@ async def test_guessing_codes_is_slowed_down(
     assert at_till["data"]["recordPurchase"]["code"] == "TOO_MANY_ATTEMPTS"
     other = await gql(client, CHECK, {"code": real}, auth=honest)
     assert other["data"]["rebateCode"]["usable"] is True
+
+
+async def test_aliases_in_one_request_do_not_outrun_the_throttle(
+    client: httpx.AsyncClient, admin_key: str, pool: Pool
+) -> None:
+    guesser = await service.create_api_key(pool, Role.POS, None)
+    codes = [await issue(client, admin_key, customer=f"y{n}") for n in range(8)]
+    await pool.execute("DELETE FROM rebate_codes")  # well-formed codes that exist nowhere
+    fields = " ".join(
+        f'c{n}: rebateCode(code: "{code}") {{ ... on Error {{ code }} }}'
+        for n, code in enumerate(codes)
+    )
+    body = await gql(client, f"{{ {fields} }}", auth=guesser)
+    answers = [answer["code"] for answer in body["data"].values()]
+    assert answers.count("REBATE_CODE_NOT_FOUND") <= 5
+    assert "TOO_MANY_ATTEMPTS" in answers
