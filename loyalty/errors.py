@@ -118,3 +118,14 @@ class TooManyAttemptsError(LoyaltyError):
         super().__init__(
             f"too many wrong codes were tried from this key; try again in {retry_after:.0f} s"
         )
+
+
+class PurchaseNotFoundError(LoyaltyError):
+    """No purchase has this store and transaction id."""
+
+    code = "PURCHASE_NOT_FOUND"
+
+    def __init__(self, store_id: str, transaction_id: str) -> None:
+        self.store_id = store_id
+        self.transaction_id = transaction_id
+        super().__init__(f"store {store_id} has no purchase {transaction_id!r}")

@@ -66,6 +66,21 @@ def rule_not_found(error: service.RuleNotFoundError) -> RuleNotFoundError:
 
 
 @strawberry.type
+class PurchaseNotFoundError(Error):
+    store_id: str
+    transaction_id: str
+
+
+def purchase_not_found(error: domain.PurchaseNotFoundError) -> PurchaseNotFoundError:
+    return PurchaseNotFoundError(
+        code=error.code,
+        message=error.message,
+        store_id=error.store_id,
+        transaction_id=error.transaction_id,
+    )
+
+
+@strawberry.type
 class RebateCodeNotFoundError(Error):
     rebate_code: str
 

@@ -27,6 +27,7 @@ from loyalty.api.types import (
     RuleAward,
     RuleReason,
 )
+from loyalty.domain.codes import parse_code
 
 
 @strawberry.input
@@ -154,6 +155,45 @@ AdjustPointsResult = Annotated[
 ]
 
 
+@strawberry.input
+class ReturnLineInput:
+    sku: str
+    quantity: int
+
+
+@strawberry.input
+class ReturnInput:
+    store_id: str
+    transaction_id: str = strawberry.field(description="The purchase's, as the POS posted it.")
+    return_id: str = strawberry.field(description="The POS's own id for the return.")
+    lines: list[ReturnLineInput]
+
+
+@strawberry.type
+class ReturnRecorded:
+    customer_id: str
+    amount: int = strawberry.field(description="What the returned lines cost, minor units.")
+    points_reversed: BigInt
+    balance: BigInt
+    in_debt: bool = strawberry.field(
+        description="The points were spent already: the balance is below zero."
+    )
+    revoked_rebate_codes: list[str] = strawberry.field(
+        description="Unused thank-you codes the returned items had earned."
+    )
+    replayed: bool
+
+
+RecordReturnResult = Annotated[
+    ReturnRecorded
+    | errors.InvalidInputError
+    | errors.PurchaseNotFoundError
+    | errors.IdempotencyConflictError
+    | errors.StoreNotAllowedError,
+    strawberry.union("RecordReturnResult"),
+]
+
+
 @strawberry.type
 class NudgeLimits:
     add_on_max_percent: int
@@ -227,6 +267,38 @@ class Mutation:
                 for nudge_id, reason in outcome.claims.rejected
             ],
             rebate_codes_issued=[RebateCode.from_rebate(code) for code in outcome.claims.codes],
+        )
+
+    @strawberry.mutation(
+        permission_classes=[IsStaff],
+        description="Take back lines of a purchase; their points go back, in proportion.",
+    )
+    async def record_return(self, info: Info, input: ReturnInput) -> RecordReturnResult:
+        principal = info.context.principal
+        if principal and principal.store_id is not None and principal.store_id != input.store_id:
+            return errors.store_not_allowed(input.store_id)
+        request = service.ReturnRequest(
+            store_id=input.store_id,
+            transaction_id=input.transaction_id,
+            return_id=input.return_id,
+            lines=tuple((line.sku, line.quantity) for line in input.lines),
+        )
+        try:
+            outcome = await service.record_return(info.context.pool, request)
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.PurchaseNotFoundError as error:
+            return errors.purchase_not_found(error)
+        except domain.IdempotencyConflictError as error:
+            return errors.idempotency_conflict(error)
+        return ReturnRecorded(
+            customer_id=outcome.customer_id,
+            amount=outcome.amount,
+            points_reversed=BigInt(outcome.points),
+            balance=BigInt(outcome.balance),
+            in_debt=outcome.in_debt,
+            revoked_rebate_codes=[str(parse_code(code)) for code in outcome.revoked_codes],
+            replayed=outcome.replayed,
         )
 
     @strawberry.mutation(permission_classes=[IsAdmin])

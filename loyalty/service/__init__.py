@@ -33,6 +33,7 @@ from loyalty.service.rebates import (
     guarded,
     issue_rebate_code,
 )
+from loyalty.service.returns import ReturnOutcome, ReturnRequest, record_return
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import (
     RuleDraft,
@@ -76,6 +77,8 @@ __all__ = [
     "QuoteOutcome",
     "Rebate",
     "RebateOffer",
+    "ReturnOutcome",
+    "ReturnRequest",
     "RuleBook",
     "RuleDraft",
     "RuleNotFoundError",
@@ -102,6 +105,7 @@ __all__ = [
     "purchases_by_keys",
     "quote",
     "record_purchase",
+    "record_return",
     "set_nudge_limits",
     "simulate",
     "update_rule",

@@ -73,7 +73,10 @@ async def settle_claims(
                 min_spend=rule.rebate.min_spend,
                 days_valid=rule.rebate.days_valid,
             )
-            codes.append(await rebate_service.issue(conn, customer_id, offer, now, rule.id))
+            earned_by = (purchase_id, nudge.add_sku)
+            codes.append(
+                await rebate_service.issue(conn, customer_id, offer, now, rule.id, earned_by)
+            )
     await nudge_store.settle(conn, customer_id, accepted, purchase_id, now)
     return ClaimOutcome([str(i) for i in accepted], rejected, codes)
 

@@ -58,8 +58,10 @@ async def issue(
     offer: RebateOffer,
     now: datetime,
     rule_id: int | None = None,
+    earned_by: tuple[int, str] | None = None,
 ) -> Rebate:
-    """A new code for the customer, inside the caller's transaction."""
+    """A new code for the customer, inside the caller's transaction; earned_by is the purchase
+    and item that earned it, so that returning the item withdraws it."""
     await accounts.ensure_account(conn, customer_id)
     new = NewRebate(
         code=new_code(REBATE).canonical,
@@ -70,6 +72,8 @@ async def issue(
         min_spend=offer.min_spend,
         expires_at=now + timedelta(days=offer.days_valid),
         rule_id=rule_id,
+        issued_purchase_id=earned_by[0] if earned_by else None,
+        issued_for_sku=earned_by[1] if earned_by else None,
     )
     return await rebates.insert_code(conn, new)
 

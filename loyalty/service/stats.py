@@ -15,6 +15,8 @@ log = logging.getLogger("loyalty.stats")
 WINDOW = timedelta(days=180)
 DISCOUNT_ONLY_MIN_PURCHASES = 3
 DISCOUNT_ONLY_SHARE_PERCENT = 80
+MOSTLY_RETURNS_MIN_PURCHASES = 2
+MOSTLY_RETURNS_SHARE_PERCENT = 50
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Refreshed:
     co_purchases: int
     nudge_rates: int
     discount_only: int
+    mostly_returns: int
 
 
 async def refresh_stats(pool: Pool, now: datetime | None = None) -> Refreshed | None:
@@ -35,6 +38,9 @@ async def refresh_stats(pool: Pool, now: datetime | None = None) -> Refreshed | 
             nudge_rates=await stats.refresh_nudge_rates(conn, since),
             discount_only=await stats.refresh_discount_only(
                 conn, since, DISCOUNT_ONLY_MIN_PURCHASES, DISCOUNT_ONLY_SHARE_PERCENT
+            ),
+            mostly_returns=await stats.refresh_mostly_returns(
+                conn, since, MOSTLY_RETURNS_MIN_PURCHASES, MOSTLY_RETURNS_SHARE_PERCENT
             ),
         )
 

@@ -23,14 +23,17 @@ class NewRebate:
     min_spend: int
     expires_at: datetime
     rule_id: int | None = None
+    issued_purchase_id: int | None = None
+    issued_for_sku: str | None = None
 
 
 async def insert_code(conn: Connection, rebate: NewRebate) -> Rebate:
     row = await conn.fetchrow(
         f"""
         INSERT INTO rebate_codes
-            (code, customer_id, bound, amount_off, percent_off, min_spend, expires_at, rule_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            (code, customer_id, bound, amount_off, percent_off, min_spend, expires_at, rule_id,
+             issued_purchase_id, issued_for_sku)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         RETURNING {CODE_COLUMNS}
         """,
         rebate.code,
@@ -41,6 +44,8 @@ async def insert_code(conn: Connection, rebate: NewRebate) -> Rebate:
         rebate.min_spend,
         rebate.expires_at,
         rebate.rule_id,
+        rebate.issued_purchase_id,
+        rebate.issued_for_sku,
     )
     assert row is not None
     return Rebate(**row)
@@ -86,3 +91,21 @@ async def codes_of(conn: Connection, customer_id: str, limit: int) -> list[Rebat
         limit,
     )
     return [Rebate(**row) for row in rows]
+
+
+async def revoke_for_items(
+    conn: Connection, customer_id: str, purchase_id: int, skus: list[str]
+) -> list[str]:
+    """Withdraw the unused codes a purchase earned with these items; return their codes."""
+    rows = await conn.fetch(
+        """
+        UPDATE rebate_codes SET state = 'revoked'
+        WHERE customer_id = $1 AND issued_purchase_id = $2 AND issued_for_sku = ANY($3::text[])
+          AND state = 'issued'
+        RETURNING code
+        """,
+        customer_id,
+        purchase_id,
+        skus,
+    )
+    return [row["code"] for row in rows]

@@ -66,6 +66,28 @@ async def refresh_discount_only(
     return int(status.split()[-1])
 
 
+async def refresh_mostly_returns(
+    conn: Connection, since: datetime, min_purchases: int, min_share_percent: int
+) -> int:
+    """Customers who bring back most of what they buy, by amount."""
+    await conn.execute("DELETE FROM customer_segments WHERE segment = 'mostly_returns'")
+    status = await conn.execute(
+        """
+        INSERT INTO customer_segments (customer_id, segment)
+        SELECT p.customer_id, 'mostly_returns'
+        FROM (SELECT customer_id, count(*) AS purchases, sum(subtotal) AS bought
+              FROM purchases WHERE occurred_at >= $1 GROUP BY customer_id) p
+        JOIN (SELECT customer_id, sum(amount) AS returned
+              FROM returns WHERE created_at >= $1 GROUP BY customer_id) r USING (customer_id)
+        WHERE p.purchases >= $2 AND r.returned * 100 >= p.bought * $3
+        """,
+        since,
+        min_purchases,
+        min_share_percent,
+    )
+    return int(status.split()[-1])
+
+
 async def segments_of(conn: Connection, customer_id: str) -> set[str]:
     rows = await conn.fetch(
         "SELECT segment FROM customer_segments WHERE customer_id = $1", customer_id
