@@ -148,3 +148,13 @@ def test_acceptance_rates_are_smoothed_for_rules_with_little_history() -> None:
     assert acceptance_rate(0, 0) == 0.2
     assert acceptance_rate(1, 1) < 0.25  # one lucky showing is not a 100% rule
     assert abs(acceptance_rate(10_000, 5_000) - 0.5) < 0.01
+
+
+def test_the_spend_gap_guardrail_is_configurable() -> None:
+    cart = [item(PEPP["XL"])]  # 17.49: 12.51 short of 30.00, over 15% of it
+    assert nudges(cart, [BASE, DOUBLE]) == []
+    loose = NudgeSettings(max_gap_percent=50)
+    [nudge] = nudges(
+        cart, [BASE, DOUBLE], settings=loose, shelf=replace(SHELF, extras=[PEPP["L"], COLA])
+    )
+    assert nudge.kind == "SPEND_THRESHOLD"
