@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 from loyalty.domain.access import Principal, Role, generate_api_key, secret_matches, split_api_key
 from loyalty.domain.cart import validate_identifier
 from loyalty.errors import ValidationError
@@ -20,13 +23,30 @@ async def create_api_key(pool: Pool, role: Role, store_id: str | None, label: st
     return key.plaintext
 
 
+# Keys that checked out, by a hash of the whole key, for a little while: a POS sends its key
+# with every request, and a database round trip per request is the price otherwise. A revoked
+# key therefore keeps working for at most KEY_CACHE_SECONDS in a process that saw it.
+KEY_CACHE_SECONDS = 30.0
+KEY_CACHE_SIZE = 10_000
+_known_keys: dict[bytes, tuple[Principal, float]] = {}
+
+
 async def principal_for_api_key(pool: Pool, key: str) -> Principal | None:
     parts = split_api_key(key)
     if parts is None:
         return None
+    fingerprint = hashlib.sha256(key.encode()).digest()
+    now = time.monotonic()
+    known = _known_keys.get(fingerprint)
+    if known is not None and known[1] > now:
+        return known[0]
     prefix, secret = parts
     async with connection(pool) as conn:
         row = await apikeys.find_api_key(conn, prefix)
     if row is None or not secret_matches(secret, row.secret_hash):
         return None
-    return Principal(Role(row.role), store_id=row.store_id, key_id=row.id)
+    principal = Principal(Role(row.role), store_id=row.store_id, key_id=row.id)
+    if len(_known_keys) >= KEY_CACHE_SIZE:
+        _known_keys.clear()
+    _known_keys[fingerprint] = (principal, now + KEY_CACHE_SECONDS)
+    return principal

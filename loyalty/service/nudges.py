@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from loyalty.domain.engine import Item, Occasion
-from loyalty.domain.nudges import Product, Shelf, find_nudges
+from loyalty.domain.nudges import NudgeSettings, Product, Shelf, find_nudges
 from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
 from loyalty.service.purchases import Cart, budgets_left, check_cart, customer_state, items_of
 from loyalty.service.rulebook import RuleBook
-from loyalty.store import accounts, catalog, rules, stats
+from loyalty.store import catalog, rules, stats
 from loyalty.store import nudges as nudge_store
 from loyalty.store.database import Connection, Pool, transaction
 from loyalty.store.nudges import NewNudge, NudgeRow
@@ -42,14 +42,13 @@ async def nudges_for(
         items, _ = await items_of(conn, cart.lines)
         state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
         budgets = await budgets_left(conn, compiled)
-        shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now)
+        shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now, compiled.nudging)
         found = find_nudges(
             items, occasion, state, compiled.rules, shelf, compiled.nudging, budgets, limit
         )
         if not found:
             return []
-        await nudge_store.relax_durability(conn)
-        await accounts.ensure_account(conn, cart.customer_id)
+        await nudge_store.relax_durability(conn, cart.customer_id)
         # Asking again for the same cart shows the same nudge, not a second one: a customer
         # is offered (and may decline, or be thanked for) a change once per visit.
         live = {
@@ -86,7 +85,12 @@ async def nudges_for(
 
 
 async def _shelf(
-    conn: Connection, customer_id: str, rules: Sequence[Rule], items: Sequence[Item], now: datetime
+    conn: Connection,
+    customer_id: str,
+    rules: Sequence[Rule],
+    items: Sequence[Item],
+    now: datetime,
+    settings: NudgeSettings,
 ) -> Shelf:
     """What the catalog can offer this cart: larger sizes, add-ons, bundle items, top-ups."""
     families = sorted({item.family for item in items if item.family})
@@ -104,19 +108,26 @@ async def _shelf(
                 skus.add(match.sku)
             elif match.category:
                 categories.add(match.category)
-        if isinstance(p, SpendThreshold) and p.threshold > subtotal:
-            gaps.append(p.threshold - subtotal)
-    rows = await nudge_store.products_matching(
-        conn, sorted(skus), sorted(categories), CANDIDATES_PER_CATEGORY
+        if isinstance(p, SpendThreshold):
+            gap = p.threshold - subtotal
+            if 0 < gap <= p.threshold * settings.max_gap_percent // 100:  # else never offered
+                gaps.append(gap)
+    rows = await nudge_store.shelf_products(
+        conn, families, sorted(skus), sorted(categories), CANDIDATES_PER_CATEGORY
     )
     for gap in sorted(set(gaps)):
         if (row := await nudge_store.cheapest_at_least(conn, gap)) is not None:
-            rows.append(row)
+            rows.append({**row, "sized": False})
     sizes: dict[str, list[Product]] = {}
-    for row in await nudge_store.products_of_families(conn, families):
+    extras_by_sku: dict[str, Product] = {}
+    for row in rows:
+        sized = row.pop("sized")
         product = Product(**row)  # type: ignore[arg-type]
-        sizes.setdefault(str(product.family), []).append(product)
-    extras = list({str(row["sku"]): Product(**row) for row in rows}.values())  # type: ignore[arg-type]
+        if sized:
+            sizes.setdefault(str(product.family), []).append(product)
+        else:
+            extras_by_sku[product.sku] = product
+    extras = list(extras_by_sku.values())
     declined = await nudge_store.declined_counts(conn, customer_id, now - DECLINE_WINDOW)
     shared = await stats.bought_with(
         conn, sorted({item.sku for item in items}), [product.sku for product in extras]

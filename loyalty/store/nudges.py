@@ -46,13 +46,21 @@ class NewNudge:
     message: str
 
 
-async def relax_durability(conn: Connection) -> None:
-    """Commit this transaction without waiting for its WAL to reach disk.
+async def relax_durability(conn: Connection, customer_id: str) -> None:
+    """Make sure the customer has an account, and commit this transaction without waiting for
+    its WAL to reach disk (one round trip for both).
 
     Only for facts like impressions: a crash may lose the last few, never anything that
     moves points. The ledger's transactions keep the server's synchronous commit.
     """
-    await conn.execute("SET LOCAL synchronous_commit = off")
+    await conn.execute(
+        """
+        WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
+        INSERT INTO accounts (customer_id) SELECT $1 FROM relaxed
+        ON CONFLICT (customer_id) DO NOTHING
+        """,
+        customer_id,
+    )
 
 
 async def insert_nudges(
@@ -164,33 +172,29 @@ async def declined_counts(
     return {(row["rule_id"], row["change"]): row["n"] for row in rows}
 
 
-async def products_of_families(
-    conn: Connection, families: Sequence[str]
+async def shelf_products(
+    conn: Connection,
+    families: Sequence[str],
+    skus: Sequence[str],
+    categories: Sequence[str],
+    per_category: int,
 ) -> list[dict[str, object]]:
+    """In one round trip: every size of the cart's families (sized = true), the named skus, and
+    the cheapest few of each named category (sized = false)."""
     rows = await conn.fetch(
         """
-        SELECT sku, name, category, price, family, size_rank FROM products
-        WHERE family = ANY($1::text[]) ORDER BY family, size_rank, sku
+        SELECT sku, name, category, price, family, size_rank, true AS sized FROM products
+        WHERE family = ANY($1::text[])
+        UNION ALL
+        SELECT sku, name, category, price, family, size_rank, false FROM products
+        WHERE sku = ANY($2::text[])
+        UNION ALL
+        SELECT sku, name, category, price, family, size_rank, false FROM (
+            SELECT p.*, row_number() OVER (PARTITION BY category ORDER BY price, sku) AS n
+            FROM products p WHERE category = ANY($3::text[])) ranked
+        WHERE n <= $4
         """,
         list(families),
-    )
-    return [dict(row) for row in rows]
-
-
-async def products_matching(
-    conn: Connection, skus: Sequence[str], categories: Sequence[str], per_category: int
-) -> list[dict[str, object]]:
-    """Named skus, and the cheapest few of each named category."""
-    rows = await conn.fetch(
-        """
-        SELECT sku, name, category, price, family, size_rank FROM products
-        WHERE sku = ANY($1::text[])
-        UNION
-        SELECT sku, name, category, price, family, size_rank FROM (
-            SELECT p.*, row_number() OVER (PARTITION BY category ORDER BY price, sku) AS n
-            FROM products p WHERE category = ANY($2::text[])) ranked
-        WHERE n <= $3
-        """,
         list(skus),
         list(categories),
         per_category,
