@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
-from loyalty.domain.earning import allocate_largest_remainder
+from loyalty.domain.rounding import allocate_largest_remainder
 from loyalty.domain.rules import (
     BASE_EARN,
     PER_UNIT,

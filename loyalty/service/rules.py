@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loyalty.domain.earning import allocate_largest_remainder
+from loyalty.domain.rounding import allocate_largest_remainder
 from loyalty.domain.rules import (
     AddOn,
     Bundle,
