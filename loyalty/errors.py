@@ -129,3 +129,24 @@ class PurchaseNotFoundError(LoyaltyError):
         self.store_id = store_id
         self.transaction_id = transaction_id
         super().__init__(f"store {store_id} has no purchase {transaction_id!r}")
+
+
+class RewardNotFoundError(LoyaltyError):
+    """No active reward has this id."""
+
+    code = "REWARD_NOT_FOUND"
+
+    def __init__(self, reward_id: str) -> None:
+        self.reward_id = reward_id
+        super().__init__(f"there is no reward {reward_id!r} on offer")
+
+
+class VoucherUnusableError(LoyaltyError):
+    """This voucher cannot be used."""
+
+    code = "VOUCHER_UNUSABLE"
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.text = text
+        self.reason = reason
+        super().__init__(f"voucher {text} cannot be used: {reason}")

@@ -66,6 +66,17 @@ def rule_not_found(error: service.RuleNotFoundError) -> RuleNotFoundError:
 
 
 @strawberry.type
+class RewardNotFoundError(Error):
+    reward_id: str
+
+
+@strawberry.type
+class VoucherUnusableError(Error):
+    voucher_code: str
+    reason: str
+
+
+@strawberry.type
 class PurchaseNotFoundError(Error):
     store_id: str
     transaction_id: str

@@ -10,7 +10,7 @@ import strawberry
 from loyalty import errors as domain
 from loyalty import service
 from loyalty.api import errors
-from loyalty.api.auth import IsAdmin, IsStaff
+from loyalty.api.auth import IsAdmin, IsAnyone, IsStaff
 from loyalty.api.carts import CartInput, PurchaseLineInput, QuoteResult, cart_of
 from loyalty.api.context import Info
 from loyalty.api.rules import RuleInput
@@ -23,10 +23,13 @@ from loyalty.api.types import (
     PurchaseLine,
     Quote,
     RebateCode,
+    Reward,
     Rule,
     RuleAward,
     RuleReason,
+    Voucher,
 )
+from loyalty.domain.access import Role
 from loyalty.domain.codes import parse_code
 
 
@@ -195,6 +198,44 @@ RecordReturnResult = Annotated[
 
 
 @strawberry.type
+class RewardCreated:
+    reward: Reward
+
+
+CreateRewardResult = Annotated[
+    RewardCreated | errors.InvalidInputError, strawberry.union("CreateRewardResult")
+]
+
+
+@strawberry.type
+class RewardRedeemed:
+    voucher: Voucher
+    balance: BigInt
+    replayed: bool
+
+
+RedeemRewardResult = Annotated[
+    RewardRedeemed
+    | errors.InsufficientPointsError
+    | errors.RewardNotFoundError
+    | errors.InvalidInputError
+    | errors.IdempotencyConflictError,
+    strawberry.union("RedeemRewardResult"),
+]
+
+
+@strawberry.type
+class VoucherUsed:
+    voucher: Voucher
+
+
+UseVoucherResult = Annotated[
+    VoucherUsed | errors.VoucherUnusableError | errors.InvalidInputError,
+    strawberry.union("UseVoucherResult"),
+]
+
+
+@strawberry.type
 class NudgeLimits:
     add_on_max_percent: int
     spend_gap_max_percent: int
@@ -300,6 +341,80 @@ class Mutation:
             revoked_rebate_codes=[str(parse_code(code)) for code in outcome.revoked_codes],
             replayed=outcome.replayed,
         )
+
+    @strawberry.mutation(permission_classes=[IsAdmin], description="Add a reward to the catalog.")
+    async def create_reward(
+        self,
+        info: Info,
+        name: str,
+        points_cost: int,
+        description: str = "",
+        days_valid: int = 30,
+    ) -> CreateRewardResult:
+        try:
+            row = await service.create_reward(
+                info.context.pool, name, description, points_cost, days_valid
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        return RewardCreated(reward=Reward.from_row(row))
+
+    @strawberry.mutation(
+        permission_classes=[IsAnyone],
+        description="Spend points on a reward; a customer token spends its own points.",
+    )
+    async def redeem_reward(
+        self,
+        info: Info,
+        reward_id: strawberry.ID,
+        idempotency_key: str,
+        customer_id: str | None = None,
+    ) -> RedeemRewardResult:
+        principal = info.context.principal
+        if principal is not None and principal.role is Role.CUSTOMER:
+            customer_id = principal.customer_id
+        try:
+            if customer_id is None:
+                raise domain.ValidationError("customerId", "say whose points to spend")
+            try:
+                reward_number = int(reward_id)
+            except ValueError as error:
+                raise domain.RewardNotFoundError(str(reward_id)) from error
+            done = await service.redeem_reward(
+                info.context.pool, customer_id, reward_number, idempotency_key
+            )
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.InsufficientPointsError as error:
+            return errors.insufficient_points(error)
+        except domain.RewardNotFoundError as error:
+            return errors.RewardNotFoundError(
+                code=error.code, message=error.message, reward_id=error.reward_id
+            )
+        except domain.IdempotencyConflictError as error:
+            return errors.idempotency_conflict(error)
+        return RewardRedeemed(
+            voucher=Voucher.from_rows(done.voucher, done.reward),
+            balance=BigInt(done.balance),
+            replayed=done.replayed,
+        )
+
+    @strawberry.mutation(permission_classes=[IsStaff], description="Honour a voucher, once.")
+    async def use_voucher(self, info: Info, code: str, store_id: str) -> UseVoucherResult:
+        principal = info.context.principal
+        if principal and principal.store_id is not None and principal.store_id != store_id:
+            return errors.invalid_input(
+                domain.ValidationError("storeId", "this key is bound to another store")
+            )
+        try:
+            voucher, reward = await service.use_voucher(info.context.pool, code, store_id)
+        except domain.ValidationError as error:
+            return errors.invalid_input(error)
+        except domain.VoucherUnusableError as error:
+            return errors.VoucherUnusableError(
+                code=error.code, message=error.message, voucher_code=error.text, reason=error.reason
+            )
+        return VoucherUsed(voucher=Voucher.from_rows(voucher, reward))
 
     @strawberry.mutation(permission_classes=[IsAdmin])
     async def upsert_products(

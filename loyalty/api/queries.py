@@ -12,7 +12,7 @@ from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
-from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Rule
+from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Reward, Rule
 from loyalty.domain.access import Role
 
 
@@ -117,6 +117,12 @@ class Query:
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return NudgeList(nudges=[Nudge.from_row(row) for row in rows])
+
+    @strawberry.field(
+        permission_classes=[IsAnyone], description="Rewards on offer, cheapest first."
+    )
+    async def rewards(self, info: Info) -> list[Reward]:
+        return [Reward.from_row(row) for row in await service.list_rewards(info.context.pool)]
 
     @strawberry.field(permission_classes=[IsStaff], description="Rules, oldest first.")
     async def rules(self, info: Info, include_archived: bool = False) -> list[Rule]:

@@ -24,7 +24,9 @@ from loyalty.service import (
     PurchaseRow,
     QuoteOutcome,
     Rebate,
+    RewardRow,
     RuleRow,
+    VoucherRow,
 )
 
 CURSOR_PREFIX = "entry:"
@@ -416,3 +418,41 @@ class Nudge:
 class NudgeClaimRejected:
     nudge_id: str
     reason: str
+
+
+@strawberry.type(description="Something points buy, e.g. a free medium pizza.")
+class Reward:
+    id: strawberry.ID
+    name: str
+    description: str
+    points_cost: BigInt
+    days_valid: int = strawberry.field(description="How long its voucher can be used.")
+
+    @classmethod
+    def from_row(cls, row: RewardRow) -> Reward:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            name=row.name,
+            description=row.description,
+            points_cost=BigInt(row.points_cost),
+            days_valid=row.days_valid,
+        )
+
+
+@strawberry.type(description="A reward bought with points, honoured once at a store.")
+class Voucher:
+    code: str = strawberry.field(description="Grouped for reading: RWD-XXXX-XXXX-XXXX-X.")
+    reward_name: str
+    points_cost: BigInt
+    expires_at: datetime
+    state: str
+
+    @classmethod
+    def from_rows(cls, voucher: VoucherRow, reward: RewardRow) -> Voucher:
+        return cls(
+            code=str(parse_code(voucher.code)),
+            reward_name=reward.name,
+            points_cost=BigInt(voucher.points_cost),
+            expires_at=voucher.expires_at,
+            state=voucher.state,
+        )

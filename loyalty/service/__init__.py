@@ -34,6 +34,13 @@ from loyalty.service.rebates import (
     issue_rebate_code,
 )
 from loyalty.service.returns import ReturnOutcome, ReturnRequest, record_return
+from loyalty.service.rewards import (
+    Redemption,
+    create_reward,
+    list_rewards,
+    redeem_reward,
+    use_voucher,
+)
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import (
     RuleDraft,
@@ -58,6 +65,7 @@ from loyalty.service.views import (
     purchases_by_keys,
 )
 from loyalty.store.nudges import NudgeRow
+from loyalty.store.rewards import RewardRow, VoucherRow
 
 __all__ = [
     "AccountRow",
@@ -77,19 +85,23 @@ __all__ = [
     "QuoteOutcome",
     "Rebate",
     "RebateOffer",
+    "Redemption",
     "ReturnOutcome",
     "ReturnRequest",
+    "RewardRow",
     "RuleBook",
     "RuleDraft",
     "RuleNotFoundError",
     "RuleRow",
     "Violation",
+    "VoucherRow",
     "accounts_by_ids",
     "adjust_points",
     "archive_rule",
     "check_rebate_code",
     "codes_of",
     "create_api_key",
+    "create_reward",
     "create_rule",
     "get_account",
     "get_rule",
@@ -98,6 +110,7 @@ __all__ = [
     "ledger_page",
     "lines_by_keys",
     "list_products",
+    "list_rewards",
     "list_rules",
     "load_seed",
     "nudges_for",
@@ -106,9 +119,11 @@ __all__ = [
     "quote",
     "record_purchase",
     "record_return",
+    "redeem_reward",
     "set_nudge_limits",
     "simulate",
     "update_rule",
     "upsert_products",
+    "use_voucher",
     "verify_ledger",
 ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from loyalty.service.catalog import seed_products
 from loyalty.service.rules import RuleDraft, insert_draft
-from loyalty.store import catalog, rules
+from loyalty.store import catalog, rewards, rules
 from loyalty.store.database import Pool, transaction
 
 
@@ -26,4 +26,8 @@ async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
         await catalog.upsert_products(conn, products)
         for rule in seed["rules"]:
             await insert_draft(conn, RuleDraft(**rule))
+        for reward in seed.get("rewards", []):
+            await rewards.insert_reward(
+                conn, reward["name"], reward["description"], reward["points_cost"], 30
+            )
     return True

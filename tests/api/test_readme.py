@@ -52,6 +52,7 @@ async def test_every_readme_example_succeeds(
         body = await gql(client, query, auth=credentials[who])
         assert "errors" not in body, (heading, body)
         assert "Error" not in json.dumps(body), (heading, body)
+        assert not re.search(r'"code": "[A-Z_]+"', json.dumps(body)), (heading, body)
         answers.append(body["data"])
         text = json.dumps(body["data"])
         if '"nudges": [' in text:

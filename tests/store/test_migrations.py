@@ -47,7 +47,7 @@ async def test_all_migrations_apply_once_even_concurrently(empty_dsn: str) -> No
 
 
 # Keyed by something else on purpose: a retried request's key, a code a cashier types.
-NOT_BY_CUSTOMER = {"idempotency_keys", "rebate_codes"}
+NOT_BY_CUSTOMER = {"idempotency_keys", "rebate_codes", "vouchers"}
 
 
 async def test_customer_owned_tables_lead_with_customer_id(empty_dsn: str) -> None:
