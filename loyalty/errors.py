@@ -47,26 +47,10 @@ class InsufficientPointsError(LoyaltyError):
         super().__init__(f"balance is {balance} points, {requested} points were requested")
 
 
-class CustomerNotFoundError(LoyaltyError):
-    """No such customer."""
-
-    code = "CUSTOMER_NOT_FOUND"
-
-    def __init__(self, customer_id: str) -> None:
-        self.customer_id = customer_id
-        super().__init__(f"customer {customer_id!r} has no account")
-
-
 class AuthenticationError(LoyaltyError):
     """A valid API key or customer token is required."""
 
     code = "UNAUTHENTICATED"
-
-
-class PermissionDeniedError(LoyaltyError):
-    """This key or token may not do that."""
-
-    code = "FORBIDDEN"
 
 
 class UnavailableError(LoyaltyError):

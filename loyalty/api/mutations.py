@@ -261,8 +261,7 @@ RuleResult = Annotated[
 class Mutation:
     @strawberry.mutation(permission_classes=[IsStaff])
     async def record_purchase(self, info: Info, input: PurchaseInput) -> RecordPurchaseResult:
-        principal = info.context.principal
-        if principal and principal.store_id is not None and principal.store_id != input.store_id:
+        if _bound_elsewhere(info, input.store_id):
             return errors.store_not_allowed(input.store_id)
         request = service.PurchaseRequest(
             customer_id=input.customer_id,
@@ -315,8 +314,7 @@ class Mutation:
         description="Take back lines of a purchase; their points go back, in proportion.",
     )
     async def record_return(self, info: Info, input: ReturnInput) -> RecordReturnResult:
-        principal = info.context.principal
-        if principal and principal.store_id is not None and principal.store_id != input.store_id:
+        if _bound_elsewhere(info, input.store_id):
             return errors.store_not_allowed(input.store_id)
         request = service.ReturnRequest(
             store_id=input.store_id,
@@ -401,8 +399,7 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsStaff], description="Honour a voucher, once.")
     async def use_voucher(self, info: Info, code: str, store_id: str) -> UseVoucherResult:
-        principal = info.context.principal
-        if principal and principal.store_id is not None and principal.store_id != store_id:
+        if _bound_elsewhere(info, store_id):
             return errors.invalid_input(
                 domain.ValidationError("storeId", "this key is bound to another store")
             )
@@ -549,6 +546,12 @@ class Mutation:
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return Quote.from_outcome(outcome)
+
+
+def _bound_elsewhere(info: Info, store_id: str) -> bool:
+    """True when the caller's key belongs to one store and this is another."""
+    principal = info.context.principal
+    return principal is not None and principal.store_id not in (None, store_id)
 
 
 async def _redeemed(info: Info, code: str | None) -> RebateCode | None:

@@ -41,10 +41,6 @@ class PurchaseRequest:
     rebate_code: str | None = None
     accepted_nudge_ids: tuple[str, ...] = ()
 
-    @property
-    def subtotal(self) -> int:
-        return sum(line.amount for line in self.lines)
-
     def fingerprint(self) -> bytes:
         """A digest of everything that makes this purchase this purchase."""
         content = {

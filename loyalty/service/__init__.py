@@ -11,7 +11,6 @@ from loyalty.service.accounts import (
     LedgerPage,
     accounts_by_ids,
     adjust_points,
-    get_account,
     ledger_page,
 )
 from loyalty.service.audit import verify_ledger
@@ -103,7 +102,6 @@ __all__ = [
     "create_api_key",
     "create_reward",
     "create_rule",
-    "get_account",
     "get_rule",
     "guarded",
     "issue_rebate_code",

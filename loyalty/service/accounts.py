@@ -83,11 +83,6 @@ async def _adjust(
     return result
 
 
-async def get_account(pool: Pool, customer_id: str) -> AccountRow | None:
-    async with connection(pool) as conn:
-        return await accounts.get_account(conn, customer_id)
-
-
 async def accounts_by_ids(pool: Pool, customer_ids: Sequence[str]) -> list[AccountRow | None]:
     async with connection(pool) as conn:
         found = await accounts.get_accounts(conn, list(customer_ids))

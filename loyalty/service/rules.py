@@ -170,8 +170,3 @@ async def list_rules(pool: Pool, include_archived: bool) -> list[RuleRow]:
 async def get_rule(pool: Pool, rule_id: int) -> RuleRow | None:
     async with connection(pool) as conn:
         return await rules.get_rule(conn, rule_id)
-
-
-async def remaining_budgets(pool: Pool, rule_ids: list[int]) -> dict[int, int]:
-    async with connection(pool) as conn:
-        return await rules.remaining_budgets(conn, rule_ids)

@@ -58,14 +58,6 @@ async def change_balance(conn: Connection, customer_id: str, points: int) -> int
     return balance
 
 
-async def get_account(conn: Connection, customer_id: str) -> AccountRow | None:
-    row = await conn.fetchrow(
-        f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = $1",
-        customer_id,
-    )
-    return AccountRow(**row) if row else None
-
-
 async def ensure_account(conn: Connection, customer_id: str) -> None:
     await conn.execute(
         "INSERT INTO accounts (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING",
