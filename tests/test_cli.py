@@ -42,7 +42,12 @@ async def test_verify_passes_on_a_sound_ledger_and_reports_a_broken_one(
     dsn: str, pool: Pool
 ) -> None:
     await service.adjust_points(
-        pool, customer_id="alice", points=10, reason="gift", idempotency_key="g1"
+        pool,
+        service.RuleBook(pool, None),
+        customer_id="alice",
+        points=10,
+        reason="gift",
+        idempotency_key="g1",
     )
     good = loyalty(dsn, "verify")
     assert good.returncode == 0, good.stdout + good.stderr

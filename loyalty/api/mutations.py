@@ -323,7 +323,7 @@ class Mutation:
             lines=tuple((line.sku, line.quantity) for line in input.lines),
         )
         try:
-            outcome = await service.record_return(info.context.pool, request)
+            outcome = await service.record_return(info.context.pool, info.context.rulebook, request)
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         except domain.PurchaseNotFoundError as error:
@@ -432,6 +432,7 @@ class Mutation:
         try:
             outcome = await service.adjust_points(
                 info.context.pool,
+                info.context.rulebook,
                 customer_id=input.customer_id,
                 points=input.points,
                 reason=input.reason,

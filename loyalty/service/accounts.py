@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.cart import validate_identifier
 from loyalty.errors import InsufficientPointsError, ValidationError
+from loyalty.service import lots
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
-from loyalty.store import accounts, ledger
+from loyalty.service.rulebook import Compiled, RuleBook
+from loyalty.store import accounts, ledger, outbox
 from loyalty.store.accounts import AccountRow
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.ledger import EntryRow
 
 ADJUST_SCOPE = "adjust"
+POINTS_ADJUSTED = "POINTS_ADJUSTED"
 MAX_ADJUSTMENT = 1_000_000_000
 MAX_PAGE = 100
 
@@ -34,6 +38,7 @@ class LedgerPage:
 
 async def adjust_points(
     pool: Pool,
+    book: RuleBook,
     *,
     customer_id: str,
     points: int,
@@ -49,13 +54,15 @@ async def adjust_points(
     if not 0 < len(reason) <= 500:
         raise ValidationError("reason", "a reason of 1 to 500 characters is required")
     request_hash = fingerprint([customer_id, points, reason, allow_debt])
+    compiled = await book.current()
     async with transaction(pool) as conn:
         stored = await claim_or_replay(
             conn, ADJUST_SCOPE, idempotency_key, customer_id, request_hash
         )
         replayed = stored is not None
         if stored is None:
-            stored = await _adjust(conn, customer_id, points, reason, idempotency_key, allow_debt)
+            change = Adjustment(customer_id, points, reason, allow_debt)
+            stored = await _adjust(conn, compiled, change, idempotency_key)
         entry = None
         if "refused" not in stored:
             entry = await ledger.get_entry(conn, customer_id, stored["entry_id"])
@@ -65,19 +72,45 @@ async def adjust_points(
     return AdjustOutcome(entry, stored["balance"], replayed)
 
 
+@dataclass(frozen=True)
+class Adjustment:
+    customer_id: str
+    points: int
+    reason: str
+    allow_debt: bool
+
+
 async def _adjust(
-    conn: Connection, customer_id: str, points: int, reason: str, key: str, allow_debt: bool
+    conn: Connection, compiled: Compiled, change: Adjustment, key: str
 ) -> dict[str, Any]:
+    customer_id, points = change.customer_id, change.points
     await accounts.ensure_account(conn, customer_id)
     account = await accounts.lock_account(conn, customer_id)
     assert account is not None
-    if account.balance + points < 0 and not allow_debt:
+    if account.balance + points < 0 and not change.allow_debt:
         # A refusal is a result too: the same request with this key gets it again.
         result: dict[str, Any] = {"refused": {"balance": account.balance, "requested": -points}}
     else:
+        now = datetime.now(UTC)
         balance = await accounts.change_balance(conn, customer_id, points)
-        entry = ledger.NewEntry("adjust", points, reason=reason, debt_allowed=allow_debt)
+        entry = ledger.NewEntry(
+            "adjust", points, reason=change.reason, debt_allowed=change.allow_debt
+        )
         [row] = await ledger.insert_entries(conn, customer_id, [entry], balance)
+        if points > 0:
+            await lots.credit(
+                conn,
+                compiled,
+                customer_id,
+                points=points,
+                balance_before=account.balance,
+                earned_at=now,
+                pending=False,
+            )
+        else:
+            await lots.debit(conn, customer_id, -points, now)
+        event = {"points": points, "balance": balance, "reason": change.reason}
+        await outbox.add_events(conn, customer_id, [(POINTS_ADJUSTED, event)])
         result = {"entry_id": row.id, "balance": balance}
     await save_result(conn, ADJUST_SCOPE, key, result)
     return result

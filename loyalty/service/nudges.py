@@ -9,7 +9,14 @@ from loyalty.domain.engine import Item, Occasion
 from loyalty.domain.nudges import NudgeSettings, Product, Shelf, find_nudges
 from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
-from loyalty.service.purchases import Cart, budgets_left, check_cart, customer_state, items_of
+from loyalty.service.purchases import (
+    Cart,
+    budgets_left,
+    check_cart,
+    customer_state,
+    items_of,
+    tier_of,
+)
 from loyalty.service.rulebook import RuleBook
 from loyalty.store import catalog, rules, stats
 from loyalty.store import nudges as nudge_store
@@ -40,7 +47,8 @@ async def nudges_for(
     occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
     async with transaction(pool) as conn:
         items, _ = await items_of(conn, cart.lines)
-        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
+        tier = await tier_of(conn, compiled, cart.customer_id)
+        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules, tier)
         budgets = await budgets_left(conn, compiled)
         shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now, compiled.nudging)
         found = find_nudges(

@@ -32,19 +32,23 @@ from loyalty.domain.engine import (
     evaluate,
     period_start,
 )
+from loyalty.domain.lifecycle import Tier, TierChange
 from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
 from loyalty.errors import ValidationError
+from loyalty.service import lots as lot_service
 from loyalty.service import rebates as rebate_service
+from loyalty.service import tiers as tier_service
 from loyalty.service.claims import ClaimOutcome, settle_claims
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
-from loyalty.store import accounts, catalog, ledger, purchases, rules, stats
+from loyalty.store import accounts, catalog, ledger, outbox, purchases, rules, stats
 from loyalty.store import rebates as rebate_store
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.purchases import LineRow, PurchaseRow
 
 PURCHASE_SCOPE = "purchase"
+POINTS_EARNED = "POINTS_EARNED"
 BUDGET_WAIT_SECONDS = 1.0
 MAX_DRAFTS = 20
 
@@ -68,6 +72,7 @@ class PurchaseOutcome:
     unknown_skus: list[str]
     replayed: bool
     claims: ClaimOutcome
+    tier_change: TierChange | None = None
 
     @property
     def points(self) -> int:
@@ -84,7 +89,8 @@ class QuoteOutcome:
 async def record_purchase(
     pool: Pool, book: RuleBook, request: PurchaseRequest, now: datetime | None = None
 ) -> PurchaseOutcome:
-    request = validate_purchase(request, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    request = validate_purchase(request, now)
     if request.rebate_code is not None:
         request = replace(request, rebate_code=rebate_service.read_code(request.rebate_code))
     compiled = await book.current()
@@ -100,16 +106,17 @@ async def record_purchase(
         )
         if stored is not None:
             return await _replayed(conn, request.customer_id, stored)
-        return await _record(conn, compiled, request, key)
+        return await _record(conn, compiled, request, key, now)
 
 
 async def _record(
-    conn: Connection, compiled: Compiled, request: PurchaseRequest, key: str
+    conn: Connection, compiled: Compiled, request: PurchaseRequest, key: str, now: datetime
 ) -> PurchaseOutcome:
     customer_id = request.customer_id
     # The account row lock orders this customer's purchases, so caps read below hold.
     await accounts.ensure_account(conn, customer_id)
-    await accounts.lock_account(conn, customer_id)
+    account = await accounts.lock_account(conn, customer_id)
+    assert account is not None
     items, unknown = await items_of(conn, request.lines)
     subtotal = sum(item.amount for item in items)
     # The code is locked before any budget is: a purchase that loses a race for a code
@@ -121,7 +128,8 @@ async def _record(
         )
     discount = rebate.discount_on(subtotal) if rebate else 0
     occasion = Occasion(request.store_id, request.channel, request.occurred_at, compiled.timezone)
-    state = await customer_state(conn, customer_id, occasion, compiled.rules)
+    tier = tier_service.held_tier(compiled, account.tier)
+    state = await customer_state(conn, customer_id, occasion, compiled.rules, tier)
     # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
     budgets = await budgets_left(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
@@ -160,6 +168,19 @@ async def _record(
     ]
     if entries:
         await ledger.insert_entries(conn, customer_id, entries, balance)
+    await lot_service.credit(
+        conn,
+        compiled,
+        customer_id,
+        points=evaluation.points,
+        balance_before=account.balance,
+        earned_at=request.occurred_at,
+        pending=True,
+        purchase_id=purchase.id,
+    )
+    move = await tier_service.qualify(
+        conn, compiled, customer_id, account.tier, request.occurred_at, evaluation.points, now
+    )
     await _count_usage(conn, customer_id, compiled, evaluation.awards)
     claims = await settle_claims(
         conn,
@@ -179,7 +200,24 @@ async def _record(
         "accepted_nudges": claims.accepted,
         "rejected_nudges": claims.rejected,
         "rebate_codes": [code.code for code in claims.codes],
+        "tier_change": tier_service.change_json(move.change) if move else None,
     }
+    await outbox.add_events(
+        conn,
+        customer_id,
+        [
+            (
+                POINTS_EARNED,
+                {
+                    "purchaseId": purchase.id,
+                    "storeId": request.store_id,
+                    "transactionId": request.transaction_id,
+                    "points": evaluation.points,
+                    "balance": balance,
+                },
+            ),
+        ],
+    )
     await save_result(conn, PURCHASE_SCOPE, key, result)
     return PurchaseOutcome(
         purchase,
@@ -190,6 +228,7 @@ async def _record(
         unknown,
         replayed=False,
         claims=claims,
+        tier_change=move.change if move else None,
     )
 
 
@@ -231,6 +270,9 @@ async def _replayed(conn: Connection, customer_id: str, stored: dict[str, Any]) 
                 if (code := await rebate_store.get_code(conn, c))
             ],
         ),
+        tier_change=tier_service.change_from_json(change)
+        if (change := stored.get("tier_change"))
+        else None,
     )
 
 
@@ -253,14 +295,23 @@ async def items_of(conn: Connection, lines: Sequence[CartLine]) -> tuple[list[It
 
 
 async def customer_state(
-    conn: Connection, customer_id: str | None, occasion: Occasion, active: Sequence[Rule]
+    conn: Connection,
+    customer_id: str | None,
+    occasion: Occasion,
+    active: Sequence[Rule],
+    tier: Tier | None,
 ) -> CustomerState:
     if customer_id is None:
         return CustomerState()
     segments = frozenset(await stats.segments_of(conn, customer_id))
+    held = CustomerState(
+        tier=tier.name if tier else None,
+        tier_multiplier_percent=tier.multiplier_percent if tier else 100,
+        segments=segments,
+    )
     capped = {rule.id: rule.caps.period for rule in active if rule.caps.period}
     if not capped:
-        return CustomerState(segments=segments)
+        return held
     day = occasion.at.astimezone(occasion.timezone).date()
     since = min(period_start(period, day) for period in PERIODS)
     rows = await rules.get_usage(conn, customer_id, since)
@@ -269,7 +320,15 @@ async def customer_state(
         for row in rows
         if capped.get(row.rule_id) == row.period
     }
-    return CustomerState(segments=segments, usage=usage)
+    return replace(held, usage=usage)
+
+
+async def tier_of(conn: Connection, compiled: Compiled, customer_id: str | None) -> Tier | None:
+    """The tier a cart is priced at: none for an anonymous cart."""
+    if customer_id is None or not compiled.tiers:
+        return None
+    found = await accounts.get_accounts(conn, [customer_id])
+    return tier_service.held_tier(compiled, found[customer_id].tier if found else None)
 
 
 async def budgets_left(conn: Connection, compiled: Compiled) -> dict[int, int]:
@@ -404,14 +463,15 @@ async def simulate(
     async with connection(pool) as conn:
         trial = [await check_draft(conn, draft, -n) for n, draft in enumerate(drafts, 1)]
     live = () if replace_active else compiled.rules
-    return await _evaluate_cart(pool, Compiled((*live, *trial), compiled.timezone), cart)
+    return await _evaluate_cart(pool, replace(compiled, rules=(*live, *trial)), cart)
 
 
 async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOutcome:
     occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
     async with connection(pool) as conn:
         items, unknown = await items_of(conn, cart.lines)
-        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules)
+        tier = await tier_of(conn, compiled, cart.customer_id)
+        state = await customer_state(conn, cart.customer_id, occasion, compiled.rules, tier)
         budgets = await budgets_left(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
     return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)

@@ -19,11 +19,12 @@ from loyalty.errors import (
 )
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
 from loyalty.service.throttle import FailureThrottle
-from loyalty.store import accounts, rebates
+from loyalty.store import accounts, outbox, rebates
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.rebates import NewRebate
 
 ISSUE_SCOPE = "rebate"
+CODE_ISSUED = "CODE_ISSUED"
 MAX_DAYS_VALID = 366
 T = TypeVar("T")
 
@@ -75,7 +76,10 @@ async def issue(
         issued_purchase_id=earned_by[0] if earned_by else None,
         issued_for_sku=earned_by[1] if earned_by else None,
     )
-    return await rebates.insert_code(conn, new)
+    rebate = await rebates.insert_code(conn, new)
+    event = {"code": rebate.code, "kind": "REBATE", "purchaseId": new.issued_purchase_id}
+    await outbox.add_events(conn, customer_id, [(CODE_ISSUED, event)])
+    return rebate
 
 
 async def issue_rebate_code(

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.cart import MAX_LINES, MAX_QUANTITY, validate_identifier
 from loyalty.domain.returns import SoldLine, plan_return
 from loyalty.errors import PurchaseNotFoundError, ValidationError
+from loyalty.service import lots, tiers
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
-from loyalty.store import accounts, ledger, rebates, returns
+from loyalty.service.rulebook import Compiled, RuleBook
+from loyalty.store import accounts, ledger, outbox, rebates, returns
 from loyalty.store.database import Connection, Pool, transaction
+from loyalty.store.purchases import PurchaseRow
 
 RETURN_SCOPE = "return"
+POINTS_REVERSED = "POINTS_REVERSED"
+CODE_REVOKED = "CODE_REVOKED"
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,11 @@ def check_return(request: ReturnRequest) -> ReturnRequest:
     )
 
 
-async def record_return(pool: Pool, request: ReturnRequest) -> ReturnOutcome:
+async def record_return(
+    pool: Pool, book: RuleBook, request: ReturnRequest, now: datetime | None = None
+) -> ReturnOutcome:
     request = check_return(request)
+    compiled = await book.current()
     key = f"{request.store_id}\x1f{request.return_id}"
     content = [request.transaction_id, sorted(request.lines)]
     async with transaction(pool) as conn:
@@ -72,7 +81,9 @@ async def record_return(pool: Pool, request: ReturnRequest) -> ReturnOutcome:
             shown_key=request.return_id,
         )
         if stored is None:
-            stored = await _take_back(conn, purchase.customer_id, purchase.id, request, key)
+            stored = await _take_back(
+                conn, compiled, purchase, request, key, now or datetime.now(UTC)
+            )
             replayed = False
         else:
             replayed = True
@@ -87,8 +98,14 @@ async def record_return(pool: Pool, request: ReturnRequest) -> ReturnOutcome:
 
 
 async def _take_back(
-    conn: Connection, customer_id: str, purchase_id: int, request: ReturnRequest, key: str
+    conn: Connection,
+    compiled: Compiled,
+    purchase: PurchaseRow,
+    request: ReturnRequest,
+    key: str,
+    now: datetime,
 ) -> dict[str, Any]:
+    customer_id, purchase_id = purchase.customer_id, purchase.id
     # The account lock orders this customer's writes; the line locks, returns of one purchase.
     account = await accounts.lock_account(conn, customer_id)
     assert account is not None
@@ -114,11 +131,24 @@ async def _take_back(
             debt_allowed=True,
         )
         await ledger.insert_entries(conn, customer_id, [entry], balance)
+        await lots.debit(conn, customer_id, points, now, own_purchase_id=purchase_id)
+        await tiers.unqualify(conn, compiled, customer_id, purchase.occurred_at, points)
     await returns.insert_return(
         conn, customer_id, purchase_id, request.store_id, request.return_id, amount, points
     )
     revoked = await rebates.revoke_for_items(
         conn, customer_id, purchase_id, sorted({b.sku for b in back})
+    )
+    event = {
+        "purchaseId": purchase_id,
+        "returnId": request.return_id,
+        "points": points,
+        "balance": balance,
+    }
+    await outbox.add_events(
+        conn,
+        customer_id,
+        [(POINTS_REVERSED, event), *[(CODE_REVOKED, {"code": code}) for code in revoked]],
     )
     result = {"amount": amount, "points": points, "balance": balance, "revoked_codes": revoked}
     await save_result(conn, RETURN_SCOPE, key, result)

@@ -14,12 +14,15 @@ from loyalty.errors import (
     ValidationError,
     VoucherUnusableError,
 )
+from loyalty.service import lots
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
-from loyalty.store import accounts, ledger, rewards
+from loyalty.store import accounts, ledger, outbox, rewards
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.rewards import RewardRow, VoucherRow
 
 REWARD_SCOPE = "reward"
+POINTS_REDEEMED = "POINTS_REDEEMED"
+CODE_ISSUED = "CODE_ISSUED"
 MAX_COST = 100_000_000
 
 
@@ -84,17 +87,26 @@ async def _redeem(conn: Connection, customer_id: str, reward_id: int, key: str) 
     await accounts.ensure_account(conn, customer_id)
     account = await accounts.lock_account(conn, customer_id)
     assert account is not None
-    if account.balance < reward.points_cost:
+    now = datetime.now(UTC)
+    # Points still inside the return window are not spendable yet.
+    available = account.balance - await lots.pending_points(conn, customer_id, now)
+    if available < reward.points_cost:
         result: dict[str, Any] = {
-            "refused": {"balance": account.balance, "requested": reward.points_cost}
+            "refused": {"balance": available, "requested": reward.points_cost}
         }
     else:
         balance = await accounts.change_balance(conn, customer_id, -reward.points_cost)
         entry = ledger.NewEntry("redeem", -reward.points_cost, reason=reward.name)
         await ledger.insert_entries(conn, customer_id, [entry], balance)
-        expires = datetime.now(UTC) + timedelta(days=reward.days_valid)
+        await lots.debit(conn, customer_id, reward.points_cost, now)
+        expires = now + timedelta(days=reward.days_valid)
         voucher = await rewards.insert_voucher(
             conn, new_code(VOUCHER).canonical, customer_id, reward, expires
+        )
+        redeemed = {"points": reward.points_cost, "balance": balance, "rewardId": reward.id}
+        issued = {"code": voucher.code, "kind": "VOUCHER", "rewardId": reward.id}
+        await outbox.add_events(
+            conn, customer_id, [(POINTS_REDEEMED, redeemed), (CODE_ISSUED, issued)]
         )
         result = {"code": voucher.code, "balance": balance}
     await save_result(conn, REWARD_SCOPE, key, result)

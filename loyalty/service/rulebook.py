@@ -15,10 +15,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
 
+from loyalty.domain.lifecycle import (
+    DEFAULT_TIER_POLICY,
+    KEEP_FOREVER,
+    PointsPolicy,
+    Tier,
+    TierPolicy,
+)
 from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings
 from loyalty.domain.rules import Rule, parse_rule
 from loyalty.errors import LoyaltyError, UnavailableError
-from loyalty.store import catalog, rules
+from loyalty.store import catalog, rules, tiers
 from loyalty.store.database import Pool, connection
 from loyalty.store.listen import Listener, listen
 
@@ -31,6 +38,9 @@ class Compiled:
     rules: tuple[Rule, ...]
     timezone: tzinfo
     nudging: NudgeSettings = DEFAULT_SETTINGS
+    tiers: tuple[Tier, ...] = ()
+    tier_policy: TierPolicy = DEFAULT_TIER_POLICY
+    points: PointsPolicy = KEEP_FOREVER
     by_id: dict[int, Rule] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,13 +72,21 @@ async def load_compiled(pool: Pool) -> Compiled:
     async with connection(pool) as conn:
         rows = await rules.list_rules(conn, include_archived=False)
         program = await catalog.get_program(conn)
+        defined = tuple(await tiers.list_tiers(conn))
     if program is None:
-        return Compiled(compile_rows(rows), UTC)
+        return Compiled(compile_rows(rows), UTC, tiers=defined)
     nudging = NudgeSettings(
         max_add_on_percent=program.nudge_add_on_max_percent,
         max_gap_percent=program.nudge_gap_max_percent,
     )
-    return Compiled(compile_rows(rows), ZoneInfo(program.timezone), nudging)
+    return Compiled(
+        compile_rows(rows),
+        ZoneInfo(program.timezone),
+        nudging,
+        tiers=defined,
+        tier_policy=TierPolicy(program.tier_window, program.tier_grace_days),
+        points=PointsPolicy(program.expiry_months, program.pending_days),
+    )
 
 
 class RuleBook:

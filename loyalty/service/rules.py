@@ -18,7 +18,7 @@ from loyalty.domain.rules import (
 )
 from loyalty.errors import LoyaltyError
 from loyalty.service.rulebook import RuleBook
-from loyalty.store import catalog, rules
+from loyalty.store import catalog, rules, tiers
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.rules import RuleFields, RuleRow
 
@@ -90,7 +90,7 @@ async def catalog_facts(conn: Connection, rule: Rule) -> CatalogFacts:
             for category, ranks in (await catalog.category_sizes(conn, sized)).items()
         },
         sku_categories=skus,
-        tiers=frozenset(),  # tiers are not defined yet: a tier condition is refused
+        tiers=frozenset(tier.name for tier in await tiers.list_tiers(conn)),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from loyalty.store.database import Connection
 
@@ -14,9 +14,11 @@ class AccountRow:
     balance: int
     lifetime_points: int
     created_at: datetime
+    tier: str | None = None
+    tier_kept_through: date | None = None
 
 
-ACCOUNT_COLUMNS = "customer_id, balance, lifetime_points, created_at"
+ACCOUNT_COLUMNS = "customer_id, balance, lifetime_points, created_at, tier, tier_kept_through"
 
 
 async def credit_account(conn: Connection, customer_id: str, points: int) -> int:

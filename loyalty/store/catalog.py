@@ -72,16 +72,39 @@ class ProgramRow:
     timezone: str
     nudge_add_on_max_percent: int
     nudge_gap_max_percent: int
+    tier_window: str
+    tier_grace_days: int
+    expiry_months: int | None
+    pending_days: int
 
 
 async def get_program(conn: Connection) -> ProgramRow | None:
     row = await conn.fetchrow(
         """
-        SELECT name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent
+        SELECT name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent,
+               tier_window, tier_grace_days, expiry_months, pending_days
         FROM program WHERE id = 1
         """
     )
     return ProgramRow(**row) if row else None
+
+
+async def set_tier_policy(conn: Connection, window: str, grace_days: int) -> bool:
+    status = await conn.execute(
+        "UPDATE program SET tier_window = $1, tier_grace_days = $2 WHERE id = 1",
+        window,
+        grace_days,
+    )
+    return status == "UPDATE 1"
+
+
+async def set_points_policy(conn: Connection, expiry_months: int | None, pending_days: int) -> bool:
+    status = await conn.execute(
+        "UPDATE program SET expiry_months = $1, pending_days = $2 WHERE id = 1",
+        expiry_months,
+        pending_days,
+    )
+    return status == "UPDATE 1"
 
 
 async def set_nudge_limits(conn: Connection, add_on_percent: int, gap_percent: int) -> bool:

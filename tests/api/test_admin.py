@@ -115,13 +115,23 @@ async def test_a_balance_never_goes_negative_unless_the_admin_says_so(
 
 async def test_concurrent_takes_never_overdraw(pool: Pool) -> None:
     await service.adjust_points(
-        pool, customer_id="alice", points=30, reason="seed", idempotency_key="seed"
+        pool,
+        service.RuleBook(pool, None),
+        customer_id="alice",
+        points=30,
+        reason="seed",
+        idempotency_key="seed",
     )
 
     async def take(n: int) -> bool:
         try:
             await service.adjust_points(
-                pool, customer_id="alice", points=-10, reason="take", idempotency_key=f"t{n}"
+                pool,
+                service.RuleBook(pool, None),
+                customer_id="alice",
+                points=-10,
+                reason="take",
+                idempotency_key=f"t{n}",
             )
         except InsufficientPointsError:
             return False

@@ -21,6 +21,7 @@ async def give(pool: Pool, customer_id: str, *amounts: int) -> None:
     for n, points in enumerate(amounts):
         await service.adjust_points(
             pool,
+            service.RuleBook(pool, None),
             customer_id=customer_id,
             points=points,
             reason=f"gift {n}",

@@ -87,6 +87,7 @@ async def test_points_already_spent_leave_a_debt_the_account_shows(
     bought = await buy(client, pos_key, 1, "PEPP-L", 1499)
     await service.adjust_points(
         pool,
+        service.RuleBook(pool, None),
         customer_id="alice",
         points=-bought["pointsEarned"],
         reason="reward",

@@ -48,7 +48,12 @@ async def reward(client: httpx.AsyncClient, admin_key: str, cost: int = 60) -> s
 
 async def give(pool: Pool, customer: str, points: int) -> None:
     await service.adjust_points(
-        pool, customer_id=customer, points=points, reason="seed", idempotency_key=f"seed-{customer}"
+        pool,
+        service.RuleBook(pool, None),
+        customer_id=customer,
+        points=points,
+        reason="seed",
+        idempotency_key=f"seed-{customer}",
     )
 
 
