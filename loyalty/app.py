@@ -18,6 +18,7 @@ from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.requestlog import RequestGuard
 from loyalty.service import FailureThrottle, Pool, RuleBook
+from loyalty.service.expiry import lifecycle_forever
 from loyalty.service.stats import refresh_forever
 from loyalty.store.database import create_pool, ping
 
@@ -31,7 +32,7 @@ class Runtime:
         self._pool = pool
         self._rulebook: RuleBook | None = None
         self.throttle = FailureThrottle()
-        self._stats: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def pool(self) -> Pool:
@@ -57,17 +58,24 @@ class Runtime:
             )
         self._rulebook = RuleBook(self._pool, self.dsn)
         await self._rulebook.start()
+        loop = asyncio.get_running_loop()
         if settings.stats_seconds > 0:
-            self._stats = asyncio.get_running_loop().create_task(
-                refresh_forever(self._pool, settings.stats_seconds)
+            self._tasks.append(
+                loop.create_task(refresh_forever(self._pool, settings.stats_seconds))
+            )
+        if settings.lifecycle_seconds > 0:
+            self._tasks.append(
+                loop.create_task(
+                    lifecycle_forever(self._pool, self._rulebook, settings.lifecycle_seconds)
+                )
             )
 
     async def stop(self) -> None:
-        if self._stats is not None:
-            self._stats.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._stats
-            self._stats = None
+                await task
+        self._tasks = []
         if self._rulebook is not None:
             await self._rulebook.close()
             self._rulebook = None

@@ -219,6 +219,22 @@ def cmd_refresh_stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_expire(settings: Settings, args: argparse.Namespace) -> int:
+    async def run(dsn: str) -> str:
+        async with open_pool(dsn) as pool:
+            book = service.RuleBook(pool, None)
+            expired, reviewed = await service.run_lifecycle(pool, book)
+        return (
+            f"expired {expired.points} points in {expired.entries} entries "
+            f"for {expired.customers} customers; reviewed {reviewed.reviewed} tiers, "
+            f"{reviewed.moved} changed"
+        )
+
+    with database(settings) as dsn:
+        print(asyncio.run(run(dsn)))
+    return 0
+
+
 def cmd_export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from loyalty.api.schema import build_schema
 
@@ -253,6 +269,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "refresh-stats", help="recompute co-purchases, nudge acceptance and segments now"
     )
+    commands.add_parser(
+        "expire", help="expire points whose day has ended and review tiers whose grace is over"
+    )
     export = commands.add_parser("export-schema", help="write schema/schema.graphql")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
     return root
@@ -267,6 +286,7 @@ HANDLERS = {
     "token": cmd_token,
     "verify": cmd_verify,
     "refresh-stats": cmd_refresh_stats,
+    "expire": cmd_expire,
     "export-schema": cmd_export_schema,
 }
 

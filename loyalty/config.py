@@ -35,6 +35,7 @@ class Settings:
     pool_max_size: int
     log_level: str
     stats_seconds: float
+    lifecycle_seconds: float
 
     @property
     def development(self) -> bool:
@@ -83,6 +84,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         pool_max_size=config("LOYALTY_POOL_MAX_SIZE", cast=int, default=10),
         log_level=config("LOYALTY_LOG_LEVEL", default="INFO"),
         stats_seconds=config("LOYALTY_STATS_SECONDS", cast=float, default=600.0),
+        lifecycle_seconds=config("LOYALTY_LIFECYCLE_SECONDS", cast=float, default=3600.0),
     )
 
 

@@ -105,6 +105,7 @@ def settings() -> Settings:
             "LOYALTY_JWT_SECRET": JWT_SECRET,
             "LOYALTY_LOG_LEVEL": "INFO",
             "LOYALTY_STATS_SECONDS": "0",  # tests refresh statistics when they mean to
+            "LOYALTY_LIFECYCLE_SECONDS": "0",  # and expire points when they mean to
         }
     )
 

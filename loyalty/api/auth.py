@@ -77,3 +77,9 @@ class IsAdmin(_RolePermission):
 class IsAnyone(_RolePermission):
     roles = frozenset(Role)
     what = "this needs an API key or a customer token"
+
+
+def bound_elsewhere(info: Info, store_id: str) -> bool:
+    """True when the caller's key belongs to one store and this is another."""
+    principal = info.context.principal
+    return principal is not None and principal.store_id not in (None, store_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -10,82 +9,23 @@ import strawberry
 from loyalty import errors as domain
 from loyalty import service
 from loyalty.api import errors
-from loyalty.api.auth import IsAdmin, IsAnyone, IsStaff
-from loyalty.api.carts import CartInput, PurchaseLineInput, QuoteResult, cart_of
+from loyalty.api.auth import IsAdmin, IsAnyone, IsStaff, bound_elsewhere
+from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
+from loyalty.api.lifecycle import LifecycleMutation
+from loyalty.api.purchases import PurchaseMutation
 from loyalty.api.rules import RuleInput
 from loyalty.api.scalars import BigInt
 from loyalty.api.types import (
-    Channel,
     LedgerEntry,
-    NudgeClaimRejected,
-    Purchase,
-    PurchaseLine,
     Quote,
     RebateCode,
     Reward,
     Rule,
-    RuleAward,
-    RuleReason,
     Voucher,
 )
 from loyalty.domain.access import Role
 from loyalty.domain.codes import parse_code
-
-
-@strawberry.input
-class PurchaseInput:
-    customer_id: str
-    store_id: str
-    transaction_id: str = strawberry.field(
-        description="The POS's own id; with storeId it makes a retry safe."
-    )
-    occurred_at: datetime
-    lines: list[PurchaseLineInput]
-    channel: Channel = Channel.POS
-    rebate_code: str | None = strawberry.field(
-        default=None, description="Redeemed with the purchase, or the purchase is refused."
-    )
-    accepted_nudge_ids: list[strawberry.ID] = strawberry.field(
-        default_factory=list, description="Nudges the customer took; each claim is checked."
-    )
-
-
-@strawberry.type
-class PurchaseRecorded:
-    purchase: Purchase
-    points_earned: BigInt
-    awards: list[RuleAward] = strawberry.field(description="Every rule that paid, and how much.")
-    reasons: list[RuleReason] = strawberry.field(description="Why the other rules did not pay.")
-    balance: BigInt = strawberry.field(description="The balance right after this purchase.")
-    unknown_skus: list[str] = strawberry.field(description="Skus not in the catalog.")
-    replayed: bool = strawberry.field(description="True when this answers a retry.")
-    lines: list[PurchaseLine]
-    discount: int = strawberry.field(description="Minor units the rebate code took off.")
-    amount_due: int = strawberry.field(description="subtotal - discount, in minor units.")
-    rebate_code: RebateCode | None = strawberry.field(description="The code redeemed.")
-    accepted_nudge_ids: list[strawberry.ID] = strawberry.field(
-        description="Claims that held: the purchase made the change the nudge suggested."
-    )
-    rejected_nudge_claims: list[NudgeClaimRejected] = strawberry.field(
-        description="Claims that did not hold; they earned nothing extra."
-    )
-    rebate_codes_issued: list[RebateCode] = strawberry.field(
-        description="Thank-you codes for the nudges taken, for a later visit."
-    )
-
-
-RecordPurchaseResult = Annotated[
-    PurchaseRecorded
-    | errors.InvalidInputError
-    | errors.IdempotencyConflictError
-    | errors.StoreNotAllowedError
-    | errors.RebateCodeNotFoundError
-    | errors.RebateCodeAlreadyRedeemedError
-    | errors.RebateCodeUnusableError
-    | errors.TooManyAttemptsError,
-    strawberry.union("RecordPurchaseResult"),
-]
 
 
 @strawberry.input(description="A goodwill code; give amountOff or percentOff.")
@@ -258,63 +198,13 @@ RuleResult = Annotated[
 
 
 @strawberry.type
-class Mutation:
-    @strawberry.mutation(permission_classes=[IsStaff])
-    async def record_purchase(self, info: Info, input: PurchaseInput) -> RecordPurchaseResult:
-        if _bound_elsewhere(info, input.store_id):
-            return errors.store_not_allowed(input.store_id)
-        request = service.PurchaseRequest(
-            customer_id=input.customer_id,
-            store_id=input.store_id,
-            transaction_id=input.transaction_id,
-            channel=input.channel.value,
-            occurred_at=input.occurred_at,
-            lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in input.lines),
-            rebate_code=input.rebate_code,
-            accepted_nudge_ids=tuple(str(i) for i in input.accepted_nudge_ids),
-        )
-        context = info.context
-        try:
-            if request.rebate_code is None:
-                outcome = await service.record_purchase(context.pool, context.rulebook, request)
-            else:
-                outcome = await service.guarded(
-                    context.throttle,
-                    context.caller,
-                    lambda: service.record_purchase(context.pool, context.rulebook, request),
-                )
-        except domain.ValidationError as error:
-            return errors.invalid_input(error)
-        except domain.IdempotencyConflictError as error:
-            return errors.idempotency_conflict(error)
-        except errors.REBATE_ERRORS as error:
-            return errors.rebate_error(error)
-        return PurchaseRecorded(
-            purchase=Purchase.from_row(outcome.purchase),
-            points_earned=BigInt(outcome.points),
-            awards=[RuleAward.from_award(award) for award in outcome.awards],
-            reasons=[RuleReason.from_reason(reason) for reason in outcome.reasons],
-            balance=BigInt(outcome.balance),
-            unknown_skus=outcome.unknown_skus,
-            replayed=outcome.replayed,
-            lines=[PurchaseLine.from_row(line) for line in outcome.lines],
-            discount=outcome.purchase.discount,
-            amount_due=outcome.purchase.subtotal - outcome.purchase.discount,
-            rebate_code=await _redeemed(info, outcome.purchase.rebate_code),
-            accepted_nudge_ids=[strawberry.ID(i) for i in outcome.claims.accepted],
-            rejected_nudge_claims=[
-                NudgeClaimRejected(nudge_id=nudge_id, reason=reason)
-                for nudge_id, reason in outcome.claims.rejected
-            ],
-            rebate_codes_issued=[RebateCode.from_rebate(code) for code in outcome.claims.codes],
-        )
-
+class Mutation(PurchaseMutation, LifecycleMutation):
     @strawberry.mutation(
         permission_classes=[IsStaff],
         description="Take back lines of a purchase; their points go back, in proportion.",
     )
     async def record_return(self, info: Info, input: ReturnInput) -> RecordReturnResult:
-        if _bound_elsewhere(info, input.store_id):
+        if bound_elsewhere(info, input.store_id):
             return errors.store_not_allowed(input.store_id)
         request = service.ReturnRequest(
             store_id=input.store_id,
@@ -399,7 +289,7 @@ class Mutation:
 
     @strawberry.mutation(permission_classes=[IsStaff], description="Honour a voucher, once.")
     async def use_voucher(self, info: Info, code: str, store_id: str) -> UseVoucherResult:
-        if _bound_elsewhere(info, store_id):
+        if bound_elsewhere(info, store_id):
             return errors.invalid_input(
                 domain.ValidationError("storeId", "this key is bound to another store")
             )
@@ -547,16 +437,3 @@ class Mutation:
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return Quote.from_outcome(outcome)
-
-
-def _bound_elsewhere(info: Info, store_id: str) -> bool:
-    """True when the caller's key belongs to one store and this is another."""
-    principal = info.context.principal
-    return principal is not None and principal.store_id not in (None, store_id)
-
-
-async def _redeemed(info: Info, code: str | None) -> RebateCode | None:
-    if code is None:
-        return None
-    rebate, _ = await service.check_rebate_code(info.context.pool, code, None, None)
-    return RebateCode.from_rebate(rebate)

@@ -12,6 +12,7 @@ from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.context import Info
+from loyalty.api.lifecycle import LifecycleQuery
 from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Reward, Rule
 from loyalty.domain.access import Role
 
@@ -33,7 +34,7 @@ RebateCodeResult = Annotated[
 
 
 @strawberry.type
-class Query:
+class Query(LifecycleQuery):
     @strawberry.field(
         permission_classes=[IsCustomer],
         description="The signed-in customer's account (customer token).",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
 import strawberry
@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from loyalty import service
 from loyalty.api.context import Info
+from loyalty.api.lifecycle import ExpiringPoints, TierStatus
 from loyalty.api.scalars import BigInt
 from loyalty.domain.codes import parse_code
 from loyalty.domain.engine import Award, Reason
@@ -216,9 +217,54 @@ class RebateCode:
 @strawberry.type
 class Customer:
     id: strawberry.ID
-    balance: BigInt = strawberry.field(description="Points available now.")
+    balance: BigInt = strawberry.field(
+        description="All points held, pending ones included; negative when points already "
+        "spent were taken back by a return (a debt)."
+    )
     lifetime_points: BigInt = strawberry.field(description="All points ever earned.")
     member_since: datetime | None
+    tier_name: strawberry.Private[str | None] = None
+    tier_kept_through: strawberry.Private[date | None] = None
+
+    @strawberry.field(description="Points inside the return window: not spendable yet.")
+    async def pending_points(self, info: Info) -> BigInt:
+        return BigInt(await service.pending_of(info.context.pool, str(self.id)))
+
+    @strawberry.field(description="Points that can be spent now: balance minus pending.")
+    async def available_points(self, info: Info) -> BigInt:
+        pending = await service.pending_of(info.context.pool, str(self.id))
+        return BigInt(self.balance - pending)
+
+    @strawberry.field(description="Points owed after a return took back points already spent.")
+    def debt(self) -> BigInt:
+        return BigInt(max(-self.balance, 0))
+
+    @strawberry.field(description="What expires when, soonest first.")
+    async def expiring(self, info: Info, first: int = 5) -> list[ExpiringPoints]:
+        rows = await service.expiring_of(info.context.pool, str(self.id), first)
+        tz = (await info.context.rulebook.current()).timezone
+        return [
+            ExpiringPoints(
+                points=BigInt(row.points),
+                expires_at=row.expires_at,
+                last_day=(row.expires_at - timedelta(microseconds=1)).astimezone(tz).date(),
+            )
+            for row in rows
+        ]
+
+    @strawberry.field(
+        description="The tier, its multiplier and the way to the next; null "
+        "when the program has no tiers."
+    )
+    async def tier(self, info: Info) -> TierStatus | None:
+        status = await service.tier_status(
+            info.context.pool,
+            info.context.rulebook,
+            str(self.id),
+            self.tier_name,
+            self.tier_kept_through,
+        )
+        return TierStatus.of(status) if status else None
 
     @strawberry.field(description="Ledger entries, newest first.")
     async def ledger(
@@ -247,6 +293,8 @@ class Customer:
             balance=BigInt(row.balance),
             lifetime_points=BigInt(row.lifetime_points),
             member_since=row.created_at,
+            tier_name=row.tier,
+            tier_kept_through=row.tier_kept_through,
         )
 
     @classmethod

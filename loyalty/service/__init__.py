@@ -4,6 +4,7 @@ The API layer imports from here only; the row types it renders are re-exported b
 """
 
 from loyalty.domain.cart import CartLine, PurchaseRequest
+from loyalty.domain.lifecycle import PointsPolicy, Tier, TierChange, TierPolicy
 from loyalty.domain.rebates import Rebate
 from loyalty.service.access import create_api_key, principal_for_api_key
 from loyalty.service.accounts import (
@@ -15,8 +16,9 @@ from loyalty.service.accounts import (
 )
 from loyalty.service.audit import verify_ledger
 from loyalty.service.catalog import list_products, upsert_products
+from loyalty.service.expiry import Expired, expire_points, lifecycle_forever, run_lifecycle
 from loyalty.service.nudges import nudges_for, set_nudge_limits
-from loyalty.service.program import load_seed
+from loyalty.service.program import get_program, load_seed, set_points_policy
 from loyalty.service.purchases import (
     Cart,
     PurchaseOutcome,
@@ -50,7 +52,9 @@ from loyalty.service.rules import (
     list_rules,
     update_rule,
 )
+from loyalty.service.standing import TierStatus, expiring_of, pending_of, tier_status
 from loyalty.service.throttle import FailureThrottle
+from loyalty.service.tiers import Reviewed, list_tiers, review_tiers, set_tiers
 from loyalty.service.views import (
     AccountRow,
     EntryRow,
@@ -63,6 +67,8 @@ from loyalty.service.views import (
     lines_by_keys,
     purchases_by_keys,
 )
+from loyalty.store.catalog import ProgramRow
+from loyalty.store.lots import ExpiringRow
 from loyalty.store.nudges import NudgeRow
 from loyalty.store.rewards import RewardRow, VoucherRow
 
@@ -72,12 +78,16 @@ __all__ = [
     "Cart",
     "CartLine",
     "EntryRow",
+    "Expired",
+    "ExpiringRow",
     "FailureThrottle",
     "LedgerPage",
     "LineRow",
     "NudgeRow",
+    "PointsPolicy",
     "Pool",
     "ProductRow",
+    "ProgramRow",
     "PurchaseOutcome",
     "PurchaseRequest",
     "PurchaseRow",
@@ -87,11 +97,16 @@ __all__ = [
     "Redemption",
     "ReturnOutcome",
     "ReturnRequest",
+    "Reviewed",
     "RewardRow",
     "RuleBook",
     "RuleDraft",
     "RuleNotFoundError",
     "RuleRow",
+    "Tier",
+    "TierChange",
+    "TierPolicy",
+    "TierStatus",
     "Violation",
     "VoucherRow",
     "accounts_by_ids",
@@ -102,24 +117,35 @@ __all__ = [
     "create_api_key",
     "create_reward",
     "create_rule",
+    "expire_points",
+    "expiring_of",
+    "get_program",
     "get_rule",
     "guarded",
     "issue_rebate_code",
     "ledger_page",
+    "lifecycle_forever",
     "lines_by_keys",
     "list_products",
     "list_rewards",
     "list_rules",
+    "list_tiers",
     "load_seed",
     "nudges_for",
+    "pending_of",
     "principal_for_api_key",
     "purchases_by_keys",
     "quote",
     "record_purchase",
     "record_return",
     "redeem_reward",
+    "review_tiers",
+    "run_lifecycle",
     "set_nudge_limits",
+    "set_points_policy",
+    "set_tiers",
     "simulate",
+    "tier_status",
     "update_rule",
     "upsert_products",
     "use_voucher",

@@ -11,6 +11,7 @@ async def verify_ledger(pool: Pool, limit: int = 100) -> list[Violation]:
     async with connection(pool) as conn, conn.transaction(isolation="repeatable_read"):
         return [
             *await audit.balance_mismatches(conn, limit),
+            *await audit.lots_disagree_with_balances(conn, limit),
             *await audit.unauthorized_debts(conn, limit),
             *await audit.broken_balance_chains(conn, limit),
             *await audit.purchases_without_entries(conn, limit),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from loyalty.domain.lifecycle import PointsPolicy, check_points_policy
+from loyalty.errors import ValidationError
 from loyalty.service.catalog import seed_products
+from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import RuleDraft, insert_draft
 from loyalty.store import catalog, rewards, rules
-from loyalty.store.database import Pool, transaction
+from loyalty.store.catalog import ProgramRow
+from loyalty.store.database import Pool, connection, transaction
 
 
 async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
@@ -31,3 +35,19 @@ async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
                 conn, reward["name"], reward["description"], reward["points_cost"], 30
             )
     return True
+
+
+async def get_program(pool: Pool) -> ProgramRow | None:
+    async with connection(pool) as conn:
+        return await catalog.get_program(conn)
+
+
+async def set_points_policy(pool: Pool, book: RuleBook | None, policy: PointsPolicy) -> None:
+    """When points expire and how long they stay pending; lots already earned keep theirs."""
+    policy = check_points_policy(policy)
+    async with transaction(pool) as conn:
+        if not await catalog.set_points_policy(conn, policy.expiry_months, policy.pending_days):
+            raise ValidationError("program", "the program is not set up yet")
+        await rules.notify_rules_changed(conn)
+    if book is not None:
+        book.invalidate()

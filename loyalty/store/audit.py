@@ -36,6 +36,29 @@ async def balance_mismatches(conn: Connection, limit: int) -> list[Violation]:
     ]
 
 
+async def lots_disagree_with_balances(conn: Connection, limit: int) -> list[Violation]:
+    """The open lots hold exactly the balance when it is not negative, and nothing in debt."""
+    rows = await conn.fetch(
+        """
+        SELECT a.customer_id, a.balance, coalesce(l.open, 0) AS open
+        FROM accounts a
+        LEFT JOIN (SELECT customer_id, sum(remaining) AS open FROM point_lots
+                   GROUP BY customer_id) l USING (customer_id)
+        WHERE greatest(a.balance, 0) <> coalesce(l.open, 0)
+        ORDER BY a.customer_id LIMIT $1
+        """,
+        limit,
+    )
+    return [
+        Violation(
+            "open lots hold the balance",
+            row["customer_id"],
+            f"balance {row['balance']}, open lots hold {row['open']}",
+        )
+        for row in rows
+    ]
+
+
 async def unauthorized_debts(conn: Connection, limit: int) -> list[Violation]:
     """Points taken while the balance ended below zero, without an admin allowing the debt."""
     rows = await conn.fetch(
