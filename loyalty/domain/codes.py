@@ -86,3 +86,8 @@ def parse_code(text: str, field: str = "code") -> Code:
     if not is_consistent(cleaned):
         raise ValidationError(field, "this code has a typo: check each character and try again")
     return Code(prefix, body)
+
+
+def shown(canonical: str) -> str:
+    """A stored code as people read and type it: THX-XXXX-XXXX-XXXX-X."""
+    return str(parse_code(canonical))

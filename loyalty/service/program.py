@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from loyalty.domain.lifecycle import PointsPolicy, check_points_policy
+from loyalty.domain.lifecycle import (
+    PointsPolicy,
+    Tier,
+    TierPolicy,
+    check_points_policy,
+    check_policy,
+    check_tiers,
+)
 from loyalty.errors import ValidationError
 from loyalty.service.catalog import seed_products
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import RuleDraft, insert_draft
-from loyalty.store import catalog, rewards, rules
+from loyalty.store import catalog, rewards, rules, tiers
 from loyalty.store.catalog import ProgramRow
 from loyalty.store.database import Pool, connection, transaction
 
@@ -28,6 +35,13 @@ async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
             conn, program["name"], program["currency"], program["timezone"]
         )
         await catalog.upsert_products(conn, products)
+        if policy := seed.get("points_policy"):
+            points = check_points_policy(PointsPolicy(**policy))
+            await catalog.set_points_policy(conn, points.expiry_months, points.pending_days)
+        if tiered := seed.get("tiers"):
+            window = check_policy(TierPolicy(tiered["window"], tiered["grace_days"]))
+            await catalog.set_tier_policy(conn, window.window, window.grace_days)
+            await tiers.replace_tiers(conn, check_tiers([Tier(**t) for t in tiered["tiers"]]))
         for rule in seed["rules"]:
             await insert_draft(conn, RuleDraft(**rule))
         for reward in seed.get("rewards", []):

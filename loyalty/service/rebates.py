@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from loyalty.domain.cart import MAX_UNIT_PRICE, validate_identifier
-from loyalty.domain.codes import REBATE, new_code, parse_code
+from loyalty.domain.codes import REBATE, new_code, parse_code, shown
 from loyalty.domain.rebates import Rebate
 from loyalty.errors import (
     RebateCodeAlreadyRedeemedError,
@@ -77,7 +77,7 @@ async def issue(
         issued_for_sku=earned_by[1] if earned_by else None,
     )
     rebate = await rebates.insert_code(conn, new)
-    event = {"code": rebate.code, "kind": "REBATE", "purchaseId": new.issued_purchase_id}
+    event = {"code": shown(rebate.code), "kind": "REBATE", "purchaseId": new.issued_purchase_id}
     await outbox.add_events(conn, customer_id, [(CODE_ISSUED, event)])
     return rebate
 

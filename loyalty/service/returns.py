@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loyalty.domain.cart import MAX_LINES, MAX_QUANTITY, validate_identifier
+from loyalty.domain.codes import shown
 from loyalty.domain.returns import SoldLine, plan_return
 from loyalty.errors import PurchaseNotFoundError, ValidationError
 from loyalty.service import lots, tiers
@@ -148,7 +149,7 @@ async def _take_back(
     await outbox.add_events(
         conn,
         customer_id,
-        [(POINTS_REVERSED, event), *[(CODE_REVOKED, {"code": code}) for code in revoked]],
+        [(POINTS_REVERSED, event), *[(CODE_REVOKED, {"code": shown(code)}) for code in revoked]],
     )
     result = {"amount": amount, "points": points, "balance": balance, "revoked_codes": revoked}
     await save_result(conn, RETURN_SCOPE, key, result)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loyalty.domain.cart import validate_identifier
-from loyalty.domain.codes import VOUCHER, new_code, parse_code
+from loyalty.domain.codes import VOUCHER, new_code, parse_code, shown
 from loyalty.errors import (
     InsufficientPointsError,
     RewardNotFoundError,
@@ -104,7 +104,7 @@ async def _redeem(conn: Connection, customer_id: str, reward_id: int, key: str) 
             conn, new_code(VOUCHER).canonical, customer_id, reward, expires
         )
         redeemed = {"points": reward.points_cost, "balance": balance, "rewardId": reward.id}
-        issued = {"code": voucher.code, "kind": "VOUCHER", "rewardId": reward.id}
+        issued = {"code": shown(voucher.code), "kind": "VOUCHER", "rewardId": reward.id}
         await outbox.add_events(
             conn, customer_id, [(POINTS_REDEEMED, redeemed), (CODE_ISSUED, issued)]
         )
