@@ -42,9 +42,10 @@ async def test_every_readme_example_succeeds(
     pasted: dict[str, str] = {}  # what a reader copies from one answer into the next query
     answers = []
     for heading, query in examples():
+        marked = re.match(r"# as: (\w+)", query)
         who = (
-            "app"
-            if query.startswith("# as: app")
+            marked.group(1)
+            if marked
             else next((name for name in ("app", "admin") if f"For an {name}" in heading), "POS")
         )
         for placeholder, value in pasted.items():
@@ -69,3 +70,7 @@ async def test_every_readme_example_succeeds(
     assert (redeemed["discount"], redeemed["amountDue"]) == (200, 1049)
     assert redeemed["rebateCode"] == {"state": "REDEEMED"}
     assert len(answers) >= 10
+    standing = next(a["me"] for a in answers if "availablePoints" in a.get("me", {}))
+    assert standing["balance"] == standing["availablePoints"] + standing["pendingPoints"]
+    assert standing["tier"]["tier"]["name"] == "Member"
+    assert standing["tier"]["progress"].endswith(f"points to Silver, by {standing['tier']['by']}")
