@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from loyalty import service
 from loyalty.store.database import Pool
+from tests.api.test_lifecycle import bought, program
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -103,3 +105,17 @@ async def test_verify_finds_purchases_without_entries_and_unallowed_debts(
     assert "no negative balance without an allowed debt" in report.stdout
     assert "took 3 points down to -3" in report.stdout
     assert "each entry's balance follows from the ones before" in report.stdout
+
+
+async def test_expire_expires_points_once_however_often_it_runs(dsn: str, pool: Pool) -> None:
+    book = await program(pool, expiry_months=1)
+    long_ago = datetime.now(UTC) - timedelta(days=70)
+    request = bought("alice", 1, long_ago, qty=2)
+    await service.record_purchase(pool, book, request, now=long_ago + timedelta(minutes=1))
+    first = loyalty(dsn, "expire")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("expired 20 points in 1 entries for 1 customers")
+    second = loyalty(dsn, "expire")
+    assert second.stdout.startswith("expired 0 points in 0 entries for 0 customers")
+    assert await pool.fetchval("SELECT balance FROM accounts") == 0
+    assert loyalty(dsn, "verify").returncode == 0

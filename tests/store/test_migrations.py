@@ -2,6 +2,8 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -72,3 +74,39 @@ async def test_customer_owned_tables_lead_with_customer_id(empty_dsn: str) -> No
     assert {t: k for t, k in keys.items() if t not in NOT_BY_CUSTOMER} == dict.fromkeys(
         keys.keys() - NOT_BY_CUSTOMER, "customer_id"
     )
+
+
+async def test_balances_from_before_lots_become_lots_and_purchases_count_toward_tiers(
+    empty_dsn: str, tmp_path: Path
+) -> None:
+    """Upgrading a database that already holds points keeps every point spendable."""
+    for migration in load_migrations():
+        if migration.version < 9:
+            (tmp_path / migration.name).write_text(migration.sql)
+    conn = await connect(empty_dsn)
+    try:
+        await apply_migrations(conn, tmp_path)
+        await conn.execute(
+            """
+            INSERT INTO program (id, name, currency, timezone)
+                VALUES (1, 'P', 'EUR', 'Europe/Berlin');
+            INSERT INTO accounts (customer_id, balance, lifetime_points)
+                VALUES ('alice', 70, 70), ('bob', -5, 0), ('carol', 0, 0);
+            INSERT INTO purchases (customer_id, id, store_id, transaction_id, channel, occurred_at,
+                                   subtotal, points)
+                VALUES ('alice', 1, 'S1', 'T1', 'pos', '2026-03-31 23:30:00+00', 7000, 70);
+            INSERT INTO purchase_lines (customer_id, purchase_id, line_no, sku, quantity,
+                                        unit_price, known, points, returned_quantity,
+                                        reversed_points)
+                VALUES ('alice', 1, 0, 'P10', 7, 1000, true, 70, 1, 10);
+            """
+        )
+        later = [m.name for m in load_migrations() if m.version >= 9]
+        assert await apply_migrations(conn) == later
+        lots = await conn.fetch("SELECT customer_id, points, remaining, expires_at FROM point_lots")
+        assert [tuple(row) for row in lots] == [("alice", 70, 70, None)]
+        months = await conn.fetch("SELECT customer_id, month, points FROM qualifying_points")
+        # 23:30 UTC on 31 March is already April in Berlin; the returned 10 points do not count.
+        assert [tuple(row) for row in months] == [("alice", date(2026, 4, 1), 60)]
+    finally:
+        await conn.close()
