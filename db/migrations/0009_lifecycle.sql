@@ -58,8 +58,12 @@ CREATE TABLE point_lots (
     earned_at timestamptz NOT NULL,
     available_at timestamptz NOT NULL,
     expires_at timestamptz,
+    -- Points this lot lost to expiry that no return has accounted for yet: a return of the
+    -- purchase does not take them a second time.
+    expired bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (customer_id, id),
     CHECK (remaining BETWEEN 0 AND points),
+    CHECK (expired BETWEEN 0 AND points),
     FOREIGN KEY (customer_id, purchase_id) REFERENCES purchases (customer_id, id)
 );
 

@@ -269,7 +269,11 @@ class Mutation(PurchaseMutation, LifecycleMutation):
             except ValueError as error:
                 raise domain.RewardNotFoundError(str(reward_id)) from error
             done = await service.redeem_reward(
-                info.context.pool, customer_id, reward_number, idempotency_key
+                info.context.pool,
+                info.context.rulebook,
+                customer_id,
+                reward_number,
+                idempotency_key,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)

@@ -230,10 +230,13 @@ class Customer:
     async def pending_points(self, info: Info) -> BigInt:
         return BigInt(await service.pending_of(info.context.pool, str(self.id)))
 
-    @strawberry.field(description="Points that can be spent now: balance minus pending.")
+    @strawberry.field(
+        description="Points that can be spent now: the balance less pending points and points "
+        "past their last day that are about to be written off."
+    )
     async def available_points(self, info: Info) -> BigInt:
-        pending = await service.pending_of(info.context.pool, str(self.id))
-        return BigInt(self.balance - pending)
+        unspendable = await service.unspendable_of(info.context.pool, str(self.id))
+        return BigInt(self.balance - unspendable)
 
     @strawberry.field(description="Points owed after a return took back points already spent.")
     def debt(self) -> BigInt:

@@ -52,7 +52,13 @@ from loyalty.service.rules import (
     list_rules,
     update_rule,
 )
-from loyalty.service.standing import TierStatus, expiring_of, pending_of, tier_status
+from loyalty.service.standing import (
+    TierStatus,
+    expiring_of,
+    pending_of,
+    tier_status,
+    unspendable_of,
+)
 from loyalty.service.throttle import FailureThrottle
 from loyalty.service.tiers import Reviewed, list_tiers, review_tiers, set_tiers
 from loyalty.service.views import (
@@ -146,6 +152,7 @@ __all__ = [
     "set_tiers",
     "simulate",
     "tier_status",
+    "unspendable_of",
     "update_rule",
     "upsert_products",
     "use_voucher",

@@ -87,11 +87,14 @@ async def _adjust(
     await accounts.ensure_account(conn, customer_id)
     account = await accounts.lock_account(conn, customer_id)
     assert account is not None
-    if account.balance + points < 0 and not change.allow_debt:
+    now = datetime.now(UTC)
+    before = (
+        await lots.expire_due(conn, compiled.timezone, customer_id, account.balance, now)
+    ).balance
+    if before + points < 0 and not change.allow_debt:
         # A refusal is a result too: the same request with this key gets it again.
-        result: dict[str, Any] = {"refused": {"balance": account.balance, "requested": -points}}
+        result: dict[str, Any] = {"refused": {"balance": before, "requested": -points}}
     else:
-        now = datetime.now(UTC)
         balance = await accounts.change_balance(conn, customer_id, points)
         entry = ledger.NewEntry(
             "adjust", points, reason=change.reason, debt_allowed=change.allow_debt
@@ -103,7 +106,7 @@ async def _adjust(
                 compiled,
                 customer_id,
                 points=points,
-                balance_before=account.balance,
+                balance_before=before,
                 earned_at=now,
                 pending=False,
             )

@@ -7,15 +7,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from loyalty.domain.lifecycle import local_day
 from loyalty.errors import UnavailableError
+from loyalty.service import lots as lot_service
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.tiers import Reviewed, review_tiers
-from loyalty.store import accounts, ledger, lots, outbox
+from loyalty.store import accounts, lots
 from loyalty.store.database import Connection, Pool, connection, transaction
 
 log = logging.getLogger("loyalty.expiry")
-POINTS_EXPIRED = "POINTS_EXPIRED"
 BATCH = 500
 
 
@@ -51,27 +50,11 @@ async def expire_points(pool: Pool, book: RuleBook, now: datetime | None = None)
 async def _expire_customer(
     conn: Connection, customer_id: str, now: datetime, tz: tzinfo
 ) -> tuple[int, int]:
-    await accounts.lock_account(conn, customer_id)
-    due = await lots.lock_expired_lots(conn, customer_id, now)
-    if not due:
+    account = await accounts.lock_account(conn, customer_id)
+    if account is None:
         return 0, 0
-    total = sum(lot.remaining for lot in due)
-    await lots.take_from_lots(conn, customer_id, [(lot.id, lot.remaining) for lot in due])
-    balance = await accounts.change_balance(conn, customer_id, -total)
-    entries = [
-        ledger.NewEntry(
-            "expire",
-            -lot.remaining,
-            lot.purchase_id,
-            reason=f"points earned {local_day(lot.earned_at, tz):%Y-%m-%d} expired",
-        )
-        for lot in due
-    ]
-    await ledger.insert_entries(conn, customer_id, entries, balance)
-    await outbox.add_events(
-        conn, customer_id, [(POINTS_EXPIRED, {"points": total, "balance": balance})]
-    )
-    return len(entries), total
+    expired = await lot_service.expire_due(conn, tz, account.customer_id, account.balance, now)
+    return expired.entries, expired.points
 
 
 async def run_lifecycle(

@@ -6,15 +6,24 @@ any debt, and a debit that finds the lots empty leaves the rest as debt.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
-from loyalty.domain.lifecycle import expiry_of, maturity_of
+from loyalty.domain.lifecycle import expiry_of, local_day, maturity_of
 from loyalty.service.rulebook import Compiled
-from loyalty.store import lots
+from loyalty.store import accounts, ledger, lots, outbox
 from loyalty.store.database import Connection
 from loyalty.store.lots import LotRow
 
 PAGE = 32
+POINTS_EXPIRED = "POINTS_EXPIRED"
+
+
+@dataclass(frozen=True)
+class Expiry:
+    entries: int
+    points: int
+    balance: int
 
 
 async def credit(
@@ -68,7 +77,7 @@ async def debit(
 
     if own_purchase_id is not None:
         own = await lots.lock_purchase_lot(conn, customer_id, own_purchase_id)
-        if own is not None:
+        if own is not None and own.remaining > 0:
             take(own)
     after: tuple[datetime | None, int] | None = None
     while wanted > 0:
@@ -87,3 +96,45 @@ async def debit(
 
 async def pending_points(conn: Connection, customer_id: str, now: datetime) -> int:
     return await lots.pending_points(conn, customer_id, now)
+
+
+async def expire_due(
+    conn: Connection, tz: tzinfo, customer_id: str, balance: int, now: datetime
+) -> Expiry:
+    """Expire the lots whose last day has ended, one entry each; the account is locked.
+
+    Every debit calls this first, so points past their day are never spent or taken back
+    in place of live ones, whether or not the scheduled job has reached them yet.
+    """
+    due = await lots.lock_expired_lots(conn, customer_id, now)
+    if not due:
+        return Expiry(0, 0, balance)
+    total = sum(lot.remaining for lot in due)
+    await lots.expire_lots(conn, customer_id, [lot.id for lot in due])
+    balance = await accounts.change_balance(conn, customer_id, -total)
+    entries = [
+        ledger.NewEntry(
+            "expire",
+            -lot.remaining,
+            lot.purchase_id,
+            reason=f"points earned {local_day(lot.earned_at, tz):%Y-%m-%d} expired",
+        )
+        for lot in due
+    ]
+    await ledger.insert_entries(conn, customer_id, entries, balance)
+    await outbox.add_events(
+        conn, customer_id, [(POINTS_EXPIRED, {"points": total, "balance": balance})]
+    )
+    return Expiry(len(entries), total, balance)
+
+
+async def already_expired(
+    conn: Connection, customer_id: str, purchase_id: int, points: int
+) -> int:
+    """How much of a return's points the purchase already lost to expiry, now settled: the
+    return takes only the rest, so no point is taken twice."""
+    own = await lots.lock_purchase_lot(conn, customer_id, purchase_id)
+    settled = min(points, own.expired) if own else 0
+    if own is not None and settled > 0:
+        await lots.settle_expired(conn, customer_id, own.id, settled)
+    return settled

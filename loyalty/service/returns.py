@@ -120,7 +120,11 @@ async def _take_back(
     await returns.mark_returned(
         conn, customer_id, purchase_id, [(b.line_no, b.quantity, b.points) for b in back]
     )
-    balance = account.balance
+    expired = await lots.expire_due(conn, compiled.timezone, customer_id, account.balance, now)
+    balance = expired.balance
+    await tiers.unqualify(conn, compiled, customer_id, purchase.occurred_at, points)
+    # Points the purchase already lost to expiry are gone; the return does not take them again.
+    points -= await lots.already_expired(conn, customer_id, purchase_id, points)
     if points:
         # Points already spent leave a debt: the account shows it rather than hide the return.
         balance = await accounts.change_balance(conn, customer_id, -points)
@@ -133,7 +137,6 @@ async def _take_back(
         )
         await ledger.insert_entries(conn, customer_id, [entry], balance)
         await lots.debit(conn, customer_id, points, now, own_purchase_id=purchase_id)
-        await tiers.unqualify(conn, compiled, customer_id, purchase.occurred_at, points)
     await returns.insert_return(
         conn, customer_id, purchase_id, request.store_id, request.return_id, amount, points
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from loyalty.domain.cart import validate_identifier
@@ -16,6 +16,7 @@ from loyalty.errors import (
 )
 from loyalty.service import lots
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
+from loyalty.service.rulebook import RuleBook
 from loyalty.store import accounts, ledger, outbox, rewards
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.rewards import RewardRow, VoucherRow
@@ -54,7 +55,7 @@ async def list_rewards(pool: Pool) -> list[RewardRow]:
 
 
 async def redeem_reward(
-    pool: Pool, customer_id: str, reward_id: int, idempotency_key: str
+    pool: Pool, book: RuleBook, customer_id: str, reward_id: int, idempotency_key: str
 ) -> Redemption:
     """Spend the reward's points and issue its voucher, or refuse: never below zero.
 
@@ -64,13 +65,14 @@ async def redeem_reward(
     customer_id = validate_identifier("customerId", customer_id)
     idempotency_key = validate_identifier("idempotencyKey", idempotency_key)
     request_hash = fingerprint([customer_id, reward_id])
+    tz = (await book.current()).timezone
     async with transaction(pool) as conn:
         stored = await claim_or_replay(
             conn, REWARD_SCOPE, idempotency_key, customer_id, request_hash
         )
         replayed = stored is not None
         if stored is None:
-            stored = await _redeem(conn, customer_id, reward_id, idempotency_key)
+            stored = await _redeem(conn, tz, customer_id, reward_id, idempotency_key)
         voucher = await rewards.get_voucher(conn, stored["code"]) if "code" in stored else None
         reward = await rewards.get_reward(conn, reward_id)
     # Raised after the commit, so the refusal stays recorded under its key.
@@ -80,7 +82,9 @@ async def redeem_reward(
     return Redemption(voucher, reward, stored["balance"], replayed)
 
 
-async def _redeem(conn: Connection, customer_id: str, reward_id: int, key: str) -> dict[str, Any]:
+async def _redeem(
+    conn: Connection, tz: tzinfo, customer_id: str, reward_id: int, key: str
+) -> dict[str, Any]:
     reward = await rewards.get_reward(conn, reward_id)
     if reward is None or not reward.active:
         raise RewardNotFoundError(str(reward_id))
@@ -88,8 +92,9 @@ async def _redeem(conn: Connection, customer_id: str, reward_id: int, key: str) 
     account = await accounts.lock_account(conn, customer_id)
     assert account is not None
     now = datetime.now(UTC)
+    expired = await lots.expire_due(conn, tz, customer_id, account.balance, now)
     # Points still inside the return window are not spendable yet.
-    available = account.balance - await lots.pending_points(conn, customer_id, now)
+    available = expired.balance - await lots.pending_points(conn, customer_id, now)
     if available < reward.points_cost:
         result: dict[str, Any] = {
             "refused": {"balance": available, "requested": reward.points_cost}

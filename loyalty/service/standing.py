@@ -35,6 +35,14 @@ async def pending_of(pool: Pool, customer_id: str, now: datetime | None = None) 
         return await lots.pending_points(conn, customer_id, now or datetime.now(UTC))
 
 
+async def unspendable_of(pool: Pool, customer_id: str, now: datetime | None = None) -> int:
+    """Points in the balance that cannot be spent now: pending, or past their last day."""
+    now = now or datetime.now(UTC)
+    async with connection(pool) as conn:
+        pending = await lots.pending_points(conn, customer_id, now)
+        return pending + await lots.lapsed_points(conn, customer_id, now)
+
+
 async def expiring_of(
     pool: Pool, customer_id: str, first: int, now: datetime | None = None
 ) -> list[ExpiringRow]:

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from loyalty.store.database import Connection
 
-LOT_COLUMNS = "id, purchase_id, points, remaining, earned_at, available_at, expires_at"
+LOT_COLUMNS = (
+    "id, purchase_id, points, remaining, earned_at, available_at, expires_at, expired"
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class LotRow:
     earned_at: datetime
     available_at: datetime
     expires_at: datetime | None
+    expired: int
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ async def lock_purchase_lot(conn: Connection, customer_id: str, purchase_id: int
     row = await conn.fetchrow(
         f"""
         SELECT {LOT_COLUMNS} FROM point_lots
-        WHERE customer_id = $1 AND purchase_id = $2 AND remaining > 0
+        WHERE customer_id = $1 AND purchase_id = $2
         FOR UPDATE
         """,
         customer_id,
@@ -134,12 +137,48 @@ async def take_from_lots(
     )
 
 
+async def expire_lots(conn: Connection, customer_id: str, lot_ids: Sequence[int]) -> None:
+    """Write off what the lots have left."""
+    await conn.execute(
+        """
+        UPDATE point_lots SET expired = expired + remaining, remaining = 0
+        WHERE customer_id = $1 AND id = ANY($2::bigint[])
+        """,
+        customer_id,
+        list(lot_ids),
+    )
+
+
+async def settle_expired(conn: Connection, customer_id: str, lot_id: int, points: int) -> None:
+    """A return accounted for points its purchase had already lost to expiry."""
+    await conn.execute(
+        "UPDATE point_lots SET expired = expired - $3 WHERE customer_id = $1 AND id = $2",
+        customer_id,
+        lot_id,
+        points,
+    )
+
+
 async def pending_points(conn: Connection, customer_id: str, now: datetime) -> int:
     """Points not yet spendable: only lots still inside the return window are read."""
     points: int = await conn.fetchval(
         """
         SELECT coalesce(sum(remaining), 0)::bigint FROM point_lots
         WHERE customer_id = $1 AND remaining > 0 AND available_at > $2
+        """,
+        customer_id,
+        now,
+    )
+    return points
+
+
+async def lapsed_points(conn: Connection, customer_id: str, now: datetime) -> int:
+    """Points past their last day that the expiry job has not written off yet."""
+    points: int = await conn.fetchval(
+        """
+        SELECT coalesce(sum(remaining), 0)::bigint FROM point_lots
+        WHERE customer_id = $1 AND remaining > 0
+          AND coalesce(expires_at, 'infinity'::timestamptz) <= $2
         """,
         customer_id,
         now,

@@ -463,3 +463,42 @@ async def test_each_change_is_in_the_outbox_once_and_a_refused_write_leaves_none
     assert found[2][1]["code"] == paid["data"]["redeemReward"]["voucher"]["code"]
     assert found[3][1]["code"] == issued["data"]["issueRebateCode"]["rebateCode"]["code"]
     assert await events(pool, "bob") == []
+
+
+async def test_points_past_their_last_day_are_never_spent_even_before_the_job_runs(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    book = await program(pool, expiry_months=12)
+    now = datetime.now(UTC)
+    old = now - timedelta(days=370)  # its lot's last day has passed; no job has run
+    await service.record_purchase(pool, book, bought("alice", 1, old, qty=5), now=now)
+    await service.record_purchase(pool, book, bought("alice", 2, now, qty=4), now=now)
+    me = (await gql(client, ME, auth=customer_token("alice")))["data"]["me"]
+    assert (me["balance"], me["availablePoints"]) == (90, 40)
+    reward = await reward_costing(client, admin_key, 60)
+    redeem = """mutation R($r: ID!) { redeemReward(rewardId: $r, idempotencyKey: "k1",
+        customerId: "alice") { __typename ... on InsufficientPointsError { balance requested }
+    } }"""
+    refused = await gql(client, redeem, {"r": reward}, auth=admin_key)
+    assert refused["data"]["redeemReward"] == {
+        "__typename": "InsufficientPointsError",
+        "balance": 40,
+        "requested": 60,
+    }
+    # The refusal wrote the old points off, with their own entry, as the job would have.
+    kinds = await pool.fetch("SELECT kind, points FROM ledger_entries ORDER BY id")
+    assert [(r["kind"], r["points"]) for r in kinds] == [
+        ("earn", 50),
+        ("earn", 40),
+        ("expire", -50),
+    ]
+    # Returning the expired purchase takes nothing more: its points are already gone.
+    part = service.ReturnRequest("S1", "T1", "R1", (("P10", 2),))
+    assert (await service.record_return(pool, book, part)).points == 0
+    rest = service.ReturnRequest("S1", "T1", "R2", (("P10", 3),))
+    assert (await service.record_return(pool, book, rest)).points == 0
+    live = service.ReturnRequest("S1", "T2", "R3", (("P10", 1),))
+    assert (await service.record_return(pool, book, live)).points == 10
+    assert await pool.fetchval("SELECT balance FROM accounts") == 30
+    assert (await service.expire_points(pool, book, now)).entries == 0
+    assert await service.verify_ledger(pool) == []
