@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Annotated
 
 import strawberry
+from strawberry import UNSET
 
 from loyalty import errors as domain
 from loyalty import service
@@ -180,13 +181,21 @@ class LifecycleMutation:
 
     @strawberry.mutation(
         permission_classes=[IsAdmin],
-        description="When points expire (null: never) and how many days they stay pending. "
-        "Points already earned keep the dates they were given.",
+        description="When points expire (expiryMonths: null means never) and how many days "
+        "they stay pending; a setting left out stays as it is. Points already earned keep "
+        "the dates they were given.",
     )
     async def set_points_policy(
-        self, info: Info, expiry_months: int | None, pending_days: int = 0
+        self,
+        info: Info,
+        expiry_months: int | None = UNSET,
+        pending_days: int | None = UNSET,
     ) -> PointsPolicyResult:
-        policy = service.PointsPolicy(expiry_months, pending_days)
+        current = (await info.context.rulebook.current()).points
+        policy = service.PointsPolicy(
+            current.expiry_months if expiry_months is UNSET else expiry_months,
+            current.pending_days if pending_days in (UNSET, None) else pending_days,
+        )
         try:
             await service.set_points_policy(info.context.pool, info.context.rulebook, policy)
         except domain.ValidationError as error:

@@ -242,7 +242,7 @@ class Customer:
     def debt(self) -> BigInt:
         return BigInt(max(-self.balance, 0))
 
-    @strawberry.field(description="What expires when, soonest first.")
+    @strawberry.field(description="What expires when, soonest first (at most 24 dates).")
     async def expiring(self, info: Info, first: int = 5) -> list[ExpiringPoints]:
         rows = await service.expiring_of(info.context.pool, str(self.id), first)
         tz = (await info.context.rulebook.current()).timezone

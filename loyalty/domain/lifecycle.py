@@ -114,6 +114,14 @@ def kept_through(policy: TierPolicy, day: date) -> date:
     return last_day_of_month(add_months(day, 12))
 
 
+def renewed_through(policy: TierPolicy, held_through: date) -> date:
+    """The last day a tier is kept when the period that ended on held_through earned it again:
+    one more period, counted from that period's end and not from the day it was reviewed."""
+    if policy.window == CALENDAR_YEAR:
+        return date(held_through.year + 1, 12, 31)
+    return kept_through(policy, held_through)
+
+
 def points_in_window(months: Mapping[date, int], policy: TierPolicy, day: date) -> int:
     first, last = window_months(policy, day)
     return sum(points for month, points in months.items() if first <= month <= last)
@@ -186,8 +194,11 @@ def review(
     after = max(at_period_end, now, key=rank)
     if held is not None and find_tier(tiers, held.name) is None:
         held = None
-    lowest = after is None or after == tier_for(tiers, 0)
-    return TierMove(held, after, None if lowest else kept_through(policy, today))
+    if after is None or after == tier_for(tiers, 0):
+        return TierMove(held, after, None)
+    if rank(at_period_end) >= rank(after):
+        return TierMove(held, after, renewed_through(policy, held_through))
+    return TierMove(held, after, kept_through(policy, today))
 
 
 def review_due(held_through: date, policy: TierPolicy, today: date) -> bool:

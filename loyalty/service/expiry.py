@@ -43,7 +43,7 @@ async def expire_points(pool: Pool, book: RuleBook, now: datetime | None = None)
             customers += count > 0
             entries += count
             points += total
-        if len(due) < BATCH:
+        if not due:
             return Expired(customers, entries, points)
 
 

@@ -128,9 +128,7 @@ async def expire_due(
     return Expiry(len(entries), total, balance)
 
 
-async def already_expired(
-    conn: Connection, customer_id: str, purchase_id: int, points: int
-) -> int:
+async def already_expired(conn: Connection, customer_id: str, purchase_id: int, points: int) -> int:
     """How much of a return's points the purchase already lost to expiry, now settled: the
     return takes only the rest, so no point is taken twice."""
     own = await lots.lock_purchase_lot(conn, customer_id, purchase_id)

@@ -12,7 +12,6 @@ from loyalty.domain.lifecycle import (
     points_in_window,
     progress,
 )
-from loyalty.errors import ValidationError
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.tiers import held_tier, months_counting
 from loyalty.store import lots
@@ -46,8 +45,7 @@ async def unspendable_of(pool: Pool, customer_id: str, now: datetime | None = No
 async def expiring_of(
     pool: Pool, customer_id: str, first: int, now: datetime | None = None
 ) -> list[ExpiringRow]:
-    if not 1 <= first <= MAX_EXPIRING:
-        raise ValidationError("first", f"first must be 1 to {MAX_EXPIRING}")
+    first = min(max(first, 1), MAX_EXPIRING)  # a list field: a bad count is clamped, not fatal
     async with connection(pool) as conn:
         return await lots.expiring(conn, customer_id, now or datetime.now(UTC), first)
 

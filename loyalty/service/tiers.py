@@ -58,9 +58,13 @@ async def set_tiers(
                 )
         before = await tiers.list_tiers(conn)
         await tiers.replace_tiers(conn, checked)
+        lowest = tier_for(checked, 0)
         for gone in (tier for tier in before if tier.name not in names):
             successor = tier_for(checked, gone.qualifying_points)
-            await tiers.rename_held_tier(conn, gone.name, successor.name if successor else None)
+            name = successor.name if successor else None
+            event = {"from": gone.name, "to": name, "keptThrough": None}
+            for customer_id in await tiers.move_holders(conn, gone.name, name, successor == lowest):
+                await outbox.add_events(conn, customer_id, [(TIER_CHANGED, event)])
         if policy is not None:
             policy = check_policy(policy)
             if not await catalog.set_tier_policy(conn, policy.window, policy.grace_days):

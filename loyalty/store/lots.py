@@ -8,9 +8,7 @@ from datetime import datetime
 
 from loyalty.store.database import Connection
 
-LOT_COLUMNS = (
-    "id, purchase_id, points, remaining, earned_at, available_at, expires_at, expired"
-)
+LOT_COLUMNS = "id, purchase_id, points, remaining, earned_at, available_at, expires_at, expired"
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,21 @@ async def insert_lot(
 
 
 SPEND_ORDER = "coalesce(expires_at, 'infinity'::timestamptz), id"
+SPENDABLE = f"""
+    SELECT {LOT_COLUMNS} FROM point_lots
+    WHERE customer_id = $1 AND remaining > 0 AND available_at <= $2
+    ORDER BY {SPEND_ORDER}
+    LIMIT $3
+    FOR UPDATE
+"""
+SPENDABLE_AFTER = f"""
+    SELECT {LOT_COLUMNS} FROM point_lots
+    WHERE customer_id = $1 AND remaining > 0 AND available_at <= $2
+      AND ({SPEND_ORDER}) > (coalesce($4::timestamptz, 'infinity'::timestamptz), $5)
+    ORDER BY {SPEND_ORDER}
+    LIMIT $3
+    FOR UPDATE
+"""
 
 
 async def lock_spendable_lots(
@@ -70,26 +83,13 @@ async def lock_spendable_lots(
 ) -> list[LotRow]:
     """Matured open lots in the order spending takes them: expiring first, lasting last.
 
-    A keyset page after (expires_at, id): spending reads only as many lots as it needs,
-    however many are open.
+    A keyset page after (expires_at, id) that the index bounds: spending reads only as many
+    lots as it needs, however many are open.
     """
-    rows = await conn.fetch(
-        f"""
-        SELECT {LOT_COLUMNS} FROM point_lots
-        WHERE customer_id = $1 AND remaining > 0 AND available_at <= $2
-          AND ($3::boolean
-               OR ({SPEND_ORDER}) > (coalesce($4::timestamptz, 'infinity'::timestamptz), $5))
-        ORDER BY {SPEND_ORDER}
-        LIMIT $6
-        FOR UPDATE
-        """,
-        customer_id,
-        now,
-        after is None,
-        after[0] if after else None,
-        after[1] if after else 0,
-        limit,
-    )
+    if after is None:
+        rows = await conn.fetch(SPENDABLE, customer_id, now, limit)
+    else:
+        rows = await conn.fetch(SPENDABLE_AFTER, customer_id, now, limit, after[0], after[1])
     return [LotRow(**row) for row in rows]
 
 
@@ -236,11 +236,3 @@ async def lock_expired_lots(conn: Connection, customer_id: str, now: datetime) -
         now,
     )
     return [LotRow(**row) for row in rows]
-
-
-async def open_points(conn: Connection, customer_id: str) -> int:
-    points: int = await conn.fetchval(
-        "SELECT coalesce(sum(remaining), 0)::bigint FROM point_lots WHERE customer_id = $1",
-        customer_id,
-    )
-    return points

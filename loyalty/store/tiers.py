@@ -38,18 +38,23 @@ async def replace_tiers(conn: Connection, tiers: Sequence[Tier]) -> None:
     )
 
 
-async def rename_held_tier(conn: Connection, old: str, new: str | None) -> int:
-    """Move everyone holding a tier that no longer exists; return how many moved."""
-    status = await conn.execute(
+async def move_holders(conn: Connection, old: str, new: str | None, lowest: bool) -> list[str]:
+    """Move everyone holding a tier that no longer exists; return who moved.
+
+    The lowest tier is never reviewed, so it keeps no end date.
+    """
+    rows = await conn.fetch(
         """
         UPDATE accounts SET tier = $2,
-            tier_kept_through = CASE WHEN $2::text IS NULL THEN NULL ELSE tier_kept_through END
+            tier_kept_through = CASE WHEN $3 THEN NULL ELSE tier_kept_through END
         WHERE tier = $1
+        RETURNING customer_id, tier_kept_through
         """,
         old,
         new,
+        lowest or new is None,
     )
-    return int(status.split()[-1])
+    return [row["customer_id"] for row in rows]
 
 
 async def add_qualifying(conn: Connection, customer_id: str, month: date, points: int) -> None:

@@ -2,14 +2,19 @@
 
 import asyncio
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 
 from loyalty import service
+from loyalty.service import expiry
+from loyalty.service import lots as lot_service
 from loyalty.store.database import Pool
+from loyalty.store.lots import SPENDABLE_AFTER
 from tests.support import customer_token, gql
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -280,7 +285,13 @@ async def test_removing_a_tier_moves_its_customers_to_the_one_below(pool: Pool) 
         [service.Tier(t["name"], t["qualifyingPoints"], t["multiplierPercent"]) for t in keep],
         None,
     )
-    assert await pool.fetchval("SELECT tier FROM accounts") == "Silver"
+    assert (await held(pool))[0] == "Silver"
+    assert (await events(pool, "alice"))[-1] == (
+        "TIER_CHANGED",
+        {"from": "Gold", "to": "Silver", "keptThrough": None},
+    )
+    await service.set_tiers(pool, book, [service.Tier("Member", 0, 100)], None)
+    assert await held(pool) == ("Member", None)  # the lowest tier is never reviewed
 
 
 # Expiry
@@ -502,3 +513,87 @@ async def test_points_past_their_last_day_are_never_spent_even_before_the_job_ru
     assert await pool.fetchval("SELECT balance FROM accounts") == 30
     assert (await service.expire_points(pool, book, now)).entries == 0
     assert await service.verify_ledger(pool) == []
+
+
+async def test_a_points_policy_setting_left_out_stays_as_it_is(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    await program(pool)
+    policy = """mutation P($e: Int, $p: Int) { setPointsPolicy(expiryMonths: $e, pendingDays: $p) {
+        ... on PointsPolicySet { program { expiryMonths pendingDays } }
+        ... on InvalidInputError { field } } }"""
+    both = await gql(client, policy, {"e": 12, "p": 7}, auth=admin_key)
+    assert both["data"]["setPointsPolicy"]["program"] == {"expiryMonths": 12, "pendingDays": 7}
+    only_pending = """mutation { setPointsPolicy(pendingDays: 3) {
+        ... on PointsPolicySet { program { expiryMonths pendingDays } } } }"""
+    kept = await gql(client, only_pending, auth=admin_key)
+    assert kept["data"]["setPointsPolicy"]["program"] == {"expiryMonths": 12, "pendingDays": 3}
+    never = """mutation { setPointsPolicy(expiryMonths: null) {
+        ... on PointsPolicySet { program { expiryMonths pendingDays } } } }"""
+    forever = await gql(client, never, auth=admin_key)
+    assert forever["data"]["setPointsPolicy"]["program"] == {"expiryMonths": None, "pendingDays": 3}
+    bad = await gql(client, policy, {"e": 0}, auth=admin_key)
+    assert bad["data"]["setPointsPolicy"] == {"field": "expiryMonths"}
+
+
+async def test_one_run_expires_every_due_lot_however_they_fall_into_batches(
+    pool: Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(expiry, "BATCH", 2)
+    book = await program(pool, expiry_months=1)
+    now = datetime.now(UTC)
+    for n in range(3):  # three lots of alice's expire before bob's one
+        at = now - timedelta(days=90 - n)
+        await service.record_purchase(pool, book, bought("alice", n, at), now=at)
+    at = now - timedelta(days=80)
+    await service.record_purchase(pool, book, bought("bob", 9, at), now=at)
+    done = await service.expire_points(pool, book, now)
+    assert (done.customers, done.entries, done.points) == (2, 4, 40)
+    assert await pool.fetchval("SELECT sum(balance) FROM accounts") == 0
+
+
+async def test_spending_pages_through_many_lots_in_expiry_order(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lot_service, "PAGE", 2)
+    book = await program(pool, expiry_months=12)
+    now = datetime.now(UTC)
+    for n in range(5):  # the oldest lot expires first
+        at = now - timedelta(days=50 - n)
+        await service.record_purchase(pool, book, bought("alice", n, at), now=at)
+    reward = await reward_costing(client, admin_key, 35)
+    redeem = """mutation R($r: ID!) { redeemReward(rewardId: $r, idempotencyKey: "k1",
+        customerId: "alice") { ... on RewardRedeemed { balance } } }"""
+    spent = await gql(client, redeem, {"r": reward}, auth=admin_key)
+    assert spent["data"]["redeemReward"]["balance"] == 15
+    lots = await pool.fetch("SELECT remaining FROM point_lots ORDER BY expires_at")
+    assert [row["remaining"] for row in lots] == [0, 0, 0, 5, 10]
+
+
+async def test_the_next_page_of_lots_is_found_by_the_index_not_by_filtering(pool: Pool) -> None:
+    """Spending costs the same for a customer with 2,000 open lots as for one with 20."""
+    await program(pool)
+    await pool.execute("INSERT INTO accounts (customer_id, balance) VALUES ('alice', 2000)")
+    await pool.execute(
+        """
+        INSERT INTO point_lots (customer_id, points, remaining, earned_at, available_at,
+                                expires_at)
+        SELECT 'alice', 1, 1, now(), now(), now() + n * interval '1 hour'
+        FROM generate_series(1, 2000) AS n
+        """
+    )
+    await pool.execute("ANALYZE point_lots")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        await conn.execute(f"PREPARE next_page AS {SPENDABLE_AFTER}")
+        after = await conn.fetchval(
+            "SELECT expires_at FROM point_lots ORDER BY id OFFSET 1500 LIMIT 1"
+        )
+        plan = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) "
+            f"EXECUTE next_page('alice', now(), 32, '{after.isoformat()}', 0)"
+        )
+    text = json.dumps(json.loads(plan))
+    removed = [int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', text)]
+    assert sum(removed) < 50, text
+    assert "point_lots_open" in text

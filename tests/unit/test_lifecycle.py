@@ -508,7 +508,8 @@ ROLLING_REVIEW = date(2027, 1, 5)
 def test_rolling_review_keeps_a_tier_the_window_at_the_period_end_reaches() -> None:
     months = {date(2025, 12, 1): 800, date(2026, 6, 1): 300}
     move = review(TIERS, ROLLING, GOLD, ROLLING_KEPT, months, ROLLING_REVIEW)
-    assert move == TierMove(GOLD, GOLD, date(2028, 1, 31))
+    # Earned again by the period that ended: one more period from its end, not from the review.
+    assert move == TierMove(GOLD, GOLD, date(2027, 11, 30))
 
 
 def test_rolling_review_counts_points_earned_in_the_grace_period() -> None:
@@ -520,7 +521,7 @@ def test_rolling_review_counts_points_earned_in_the_grace_period() -> None:
 def test_rolling_review_moves_down_when_neither_window_reaches_the_tier() -> None:
     months = {date(2025, 12, 1): 800, date(2026, 3, 1): 100, date(2026, 12, 1): 100}
     move = review(TIERS, ROLLING, GOLD, ROLLING_KEPT, months, ROLLING_REVIEW)
-    assert move == TierMove(GOLD, SILVER, date(2028, 1, 31))
+    assert move == TierMove(GOLD, SILVER, date(2027, 11, 30))
 
 
 @pytest.mark.parametrize(
