@@ -597,3 +597,57 @@ async def test_the_next_page_of_lots_is_found_by_the_index_not_by_filtering(pool
     removed = [int(n) for n in re.findall(r'"Rows Removed by Filter": (\d+)', text)]
     assert sum(removed) < 50, text
     assert "point_lots_open" in text
+
+
+RETURN = """mutation R($input: ReturnInput!) { recordReturn(input: $input) {
+    __typename ... on ReturnRecorded { pointsReversed } } }"""
+REDEEM = """mutation R($r: ID!, $k: String!, $c: String) { redeemReward(rewardId: $r,
+    idempotencyKey: $k, customerId: $c) { __typename } }"""
+
+
+async def test_redemptions_returns_and_expiry_racing_keep_every_invariant(
+    live_url: str, client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    book = await program(pool, expiry_months=12)
+    reward = await reward_costing(client, admin_key, 30)
+    now = datetime.now(UTC)
+    headers = {"Authorization": f"Bearer {pos_key}"}
+    for round_no in range(20):
+        customer = f"c{round_no}"
+        old = now - timedelta(days=370)  # 50 points past their last day
+        await service.record_purchase(pool, book, bought(customer, round_no * 10, old, 5), now=now)
+        for n in range(1, 4):  # 3 x 40 points that are live
+            request = bought(customer, round_no * 10 + n, now, qty=4)
+            await service.record_purchase(pool, book, request, now=now)
+
+        def redeem(n: int, customer: str = customer) -> dict[str, Any]:
+            variables = {"r": reward, "k": f"{customer}-{n}", "c": customer}
+            return {"query": REDEEM, "variables": variables}
+
+        def give_back(n: int, round_no: int = round_no) -> dict[str, Any]:
+            lines = [{"sku": "P10", "quantity": 1}]
+            purchase = f"T{round_no * 10 + n}"
+            body = {"storeId": "S1", "transactionId": purchase, "returnId": f"R{purchase}"}
+            return {"query": RETURN, "variables": {"input": {**body, "lines": lines}}}
+
+        async with httpx.AsyncClient(base_url=live_url, timeout=60) as http:
+            posts = [http.post("/graphql", json=redeem(n), headers=headers) for n in range(8)]
+            posts += [http.post("/graphql", json=give_back(n), headers=headers) for n in (1, 2, 3)]
+            responses, expired = await asyncio.gather(
+                asyncio.gather(*posts), service.expire_points(pool, book)
+            )
+        kinds = [next(iter(r.json()["data"].values()))["__typename"] for r in responses]
+        vouchers = kinds.count("RewardRedeemed")
+        assert kinds.count("ReturnRecorded") == 3
+        assert vouchers in (3, 4)  # 120 live points, of which the returns take back 30
+        assert expired.entries in (0, 1)  # the job, or the first debit, wrote them off
+        balance = await pool.fetchval(
+            "SELECT balance FROM accounts WHERE customer_id = $1", customer
+        )
+        assert balance == 120 - 30 - 30 * vouchers
+        expire_entries = await pool.fetchval(
+            "SELECT count(*) FROM ledger_entries WHERE customer_id = $1 AND kind = 'expire'",
+            customer,
+        )
+        assert expire_entries == 1
+    assert await service.verify_ledger(pool) == []
