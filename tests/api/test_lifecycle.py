@@ -3,6 +3,7 @@
 import asyncio
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,11 +12,13 @@ import httpx
 import pytest
 
 from loyalty import service
+from loyalty.app import create_app
+from loyalty.config import Settings
 from loyalty.service import expiry
 from loyalty.service import lots as lot_service
 from loyalty.store.database import Pool
 from loyalty.store.lots import SPENDABLE_AFTER
-from tests.support import customer_token, gql
+from tests.support import customer_token, gql, serving
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -420,20 +423,20 @@ async def test_a_return_takes_its_own_points_first_then_others_then_leaves_a_deb
 # The scheduled task and the command
 
 
-async def test_the_server_runs_the_lifecycle_on_a_schedule(pool: Pool) -> None:
+async def test_the_server_runs_the_lifecycle_on_a_schedule(
+    pool: Pool, dsn: str, settings: Settings
+) -> None:
     book = await program(pool, expiry_months=1)
     long_ago = datetime.now(UTC) - timedelta(days=70)
     await service.record_purchase(
         pool, book, bought("alice", 1, long_ago), now=long_ago + timedelta(days=1)
     )
-    task = asyncio.create_task(service.lifecycle_forever(pool, book, 0.05))
-    try:
+    scheduled = replace(settings, lifecycle_seconds=0.05)
+    async with serving(create_app(scheduled, pool=pool, dsn=dsn)):
         for _ in range(100):
             if await pool.fetchval("SELECT balance FROM accounts") == 0:
                 break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
     assert await pool.fetchval("SELECT count(*) FROM ledger_entries WHERE kind = 'expire'") == 1
 
 
