@@ -9,9 +9,9 @@ from loyalty.domain.engine import Item, Occasion
 from loyalty.domain.nudges import NudgeSettings, Product, Shelf, find_nudges
 from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
+from loyalty.service.budgets import budgets_left
 from loyalty.service.purchases import (
     Cart,
-    budgets_left,
     check_cart,
     customer_state,
     items_of,

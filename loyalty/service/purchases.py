@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,28 +24,28 @@ from loyalty.domain.engine import (
     Occasion,
     Reason,
     Usage,
-    cut_award,
     evaluate,
     period_start,
 )
-from loyalty.domain.lifecycle import Tier, TierChange
+from loyalty.domain.lifecycle import Tier, TierChange, TierMove
 from loyalty.domain.rules import BASE_EARN, PERIODS, Rule
 from loyalty.errors import ValidationError
+from loyalty.service import budgets
 from loyalty.service import lots as lot_service
 from loyalty.service import rebates as rebate_service
 from loyalty.service import tiers as tier_service
 from loyalty.service.claims import ClaimOutcome, settle_claims
 from loyalty.service.idempotency import claim_or_replay, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
-from loyalty.service.rules import BUDGET_SLICES, RuleDraft, check_draft
+from loyalty.service.rules import RuleDraft, check_draft
 from loyalty.store import accounts, catalog, ledger, outbox, purchases, rules, stats
 from loyalty.store import rebates as rebate_store
+from loyalty.store.accounts import AccountRow
 from loyalty.store.database import Connection, Pool, connection, transaction
 from loyalty.store.purchases import LineRow, PurchaseRow
 
 PURCHASE_SCOPE = "purchase"
 POINTS_EARNED = "POINTS_EARNED"
-BUDGET_WAIT_SECONDS = 1.0
 MAX_DRAFTS = 20
 
 
@@ -131,9 +127,9 @@ async def _record(
     tier = tier_service.held_tier(compiled, account.tier)
     state = await customer_state(conn, customer_id, occasion, compiled.rules, tier)
     # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
-    budgets = await budgets_left(conn, compiled)
-    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
-    evaluation = await _reserve_budgets(conn, compiled, evaluation, customer_id)
+    left = await budgets.budgets_left(conn, compiled)
+    evaluation = evaluate(items, occasion, state, compiled.rules, left)
+    evaluation = await budgets.reserve_budgets(conn, compiled, evaluation, customer_id)
     balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     purchase = await purchases.insert_purchase(
         conn,
@@ -155,32 +151,7 @@ async def _record(
         for n, (line, points) in enumerate(zip(request.lines, line_points, strict=True))
     ]
     await purchases.insert_lines(conn, customer_id, purchase.id, lines)
-    entries = [
-        ledger.NewEntry(
-            "earn" if award.kind == BASE_EARN else "bonus",
-            award.points,
-            purchase.id,
-            award.rule_id,
-            award.name,
-            rule_version=award.rule_version,
-        )
-        for award in evaluation.awards
-    ]
-    if entries:
-        await ledger.insert_entries(conn, customer_id, entries, balance)
-    await lot_service.credit(
-        conn,
-        compiled,
-        customer_id,
-        points=evaluation.points,
-        balance_before=account.balance,
-        earned_at=request.occurred_at,
-        pending=True,
-        purchase_id=purchase.id,
-    )
-    move = await tier_service.qualify(
-        conn, compiled, customer_id, account.tier, request.occurred_at, evaluation.points, now
-    )
+    move = await _book_points(conn, compiled, request, account, purchase, evaluation, now)
     await _count_usage(conn, customer_id, compiled, evaluation.awards)
     claims = await settle_claims(
         conn,
@@ -202,22 +173,6 @@ async def _record(
         "rebate_codes": [code.code for code in claims.codes],
         "tier_change": tier_service.change_json(move.change) if move else None,
     }
-    await outbox.add_events(
-        conn,
-        customer_id,
-        [
-            (
-                POINTS_EARNED,
-                {
-                    "purchaseId": purchase.id,
-                    "storeId": request.store_id,
-                    "transactionId": request.transaction_id,
-                    "points": evaluation.points,
-                    "balance": balance,
-                },
-            ),
-        ],
-    )
     await save_result(conn, PURCHASE_SCOPE, key, result)
     return PurchaseOutcome(
         purchase,
@@ -229,6 +184,54 @@ async def _record(
         replayed=False,
         claims=claims,
         tier_change=move.change if move else None,
+    )
+
+
+async def _book_points(
+    conn: Connection,
+    compiled: Compiled,
+    request: PurchaseRequest,
+    account: AccountRow,
+    purchase: PurchaseRow,
+    evaluation: Evaluation,
+    now: datetime,
+) -> TierMove | None:
+    """What the purchase earned, written down: entries, its lot, its event, its tier move."""
+    customer_id = account.customer_id
+    entries = [
+        ledger.NewEntry(
+            "earn" if award.kind == BASE_EARN else "bonus",
+            award.points,
+            purchase.id,
+            award.rule_id,
+            award.name,
+            rule_version=award.rule_version,
+        )
+        for award in evaluation.awards
+    ]
+    balance = account.balance + evaluation.points
+    if entries:
+        await ledger.insert_entries(conn, customer_id, entries, balance)
+    await lot_service.credit(
+        conn,
+        compiled,
+        customer_id,
+        points=evaluation.points,
+        balance_before=account.balance,
+        earned_at=request.occurred_at,
+        pending=True,
+        purchase_id=purchase.id,
+    )
+    event = {
+        "purchaseId": purchase.id,
+        "storeId": request.store_id,
+        "transactionId": request.transaction_id,
+        "points": evaluation.points,
+        "balance": balance,
+    }
+    await outbox.add_events(conn, customer_id, [(POINTS_EARNED, event)])
+    return await tier_service.qualify(
+        conn, compiled, customer_id, account.tier, request.occurred_at, evaluation.points, now
     )
 
 
@@ -331,87 +334,6 @@ async def tier_of(conn: Connection, compiled: Compiled, customer_id: str | None)
     return tier_service.held_tier(compiled, found[customer_id].tier if found else None)
 
 
-async def budgets_left(conn: Connection, compiled: Compiled) -> dict[int, int]:
-    budgeted = [rule.id for rule in compiled.rules if rule.caps.budget is not None and rule.id > 0]
-    if not budgeted:
-        return {}
-    left = await rules.remaining_budgets(conn, budgeted)
-    return {rule_id: left.get(rule_id, 0) for rule_id in budgeted}
-
-
-async def _reserve_budgets(
-    conn: Connection, compiled: Compiled, evaluation: Evaluation, customer_id: str
-) -> Evaluation:
-    """Take each budgeted award's points from its rule's budget, cutting what is not there.
-
-    A budget is split over BUDGET_SLICES rows; a purchase starts at a slice picked by its
-    customer and locks only slices no one else holds (SKIP LOCKED), so concurrent purchases
-    spread over the rows instead of queueing on one, and never wait for one another in a
-    cycle. No slice goes below zero: nothing is overspent.
-    """
-    preferred = zlib.crc32(customer_id.encode()) % BUDGET_SLICES
-    awards: list[Award] = []
-    reasons = list(evaluation.reasons)
-    for award in evaluation.awards:
-        if compiled.by_id[award.rule_id].caps.budget is None:
-            awards.append(award)
-            continue
-        taken = await _take_budget(conn, award.rule_id, preferred, award.points)
-        if taken == award.points:
-            awards.append(award)
-        elif taken > 0:
-            awards.append(cut_award(award, taken))
-        else:
-            message = "the rule's points budget is spent"
-            reasons.append(Reason(award.rule_id, award.name, award.kind, "BUDGET_SPENT", message))
-    return Evaluation(tuple(awards), tuple(reasons))
-
-
-async def _take_budget(conn: Connection, rule_id: int, preferred: int, points: int) -> int:
-    """Spend up to points from the budget's slices; return the points spent.
-
-    The slices are gathered in a savepoint: when the free ones do not hold enough, rolling
-    it back lets go of them, so two purchases holding half of what each needs never wait
-    on each other; they back off and try again. Only what the budget no longer has (or, past
-    a deadline, what the free slices hold) is cut.
-    """
-    deadline = time.monotonic() + BUDGET_WAIT_SECONDS
-    while points > 0:
-        last_try = time.monotonic() > deadline
-        try:
-            async with conn.transaction():
-                return await _spend_from_free_slices(conn, rule_id, preferred, points, last_try)
-        except _ShortOfFreeSlices:
-            pass
-        points = min(points, await rules.budget_elsewhere(conn, rule_id, []))
-        await asyncio.sleep(random.uniform(0.001, 0.01))
-    return 0
-
-
-class _ShortOfFreeSlices(Exception):
-    pass
-
-
-async def _spend_from_free_slices(
-    conn: Connection, rule_id: int, preferred: int, points: int, take_what_is_free: bool
-) -> int:
-    held: list[tuple[int, int]] = []
-    while sum(remaining for _, remaining in held) < points:
-        taken = [slice_no for slice_no, _ in held]
-        found = await rules.lock_free_slice(conn, rule_id, preferred, BUDGET_SLICES, taken)
-        if found is None:
-            if take_what_is_free:
-                break
-            raise _ShortOfFreeSlices
-        held.append(found)
-    wanted = points
-    for slice_no, remaining in held:
-        take = min(remaining, wanted)
-        await rules.spend_from_slice(conn, rule_id, slice_no, take)
-        wanted -= take
-    return points - wanted
-
-
 async def _count_usage(
     conn: Connection, customer_id: str, compiled: Compiled, awards: Sequence[Award]
 ) -> None:
@@ -472,6 +394,6 @@ async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOut
         items, unknown = await items_of(conn, cart.lines)
         tier = await tier_of(conn, compiled, cart.customer_id)
         state = await customer_state(conn, cart.customer_id, occasion, compiled.rules, tier)
-        budgets = await budgets_left(conn, compiled)
-    evaluation = evaluate(items, occasion, state, compiled.rules, budgets)
+        left = await budgets.budgets_left(conn, compiled)
+    evaluation = evaluate(items, occasion, state, compiled.rules, left)
     return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)
