@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt schema bench-rules bench-nudges clean
+.PHONY: help install run test check fmt schema bench bench-large bench-rules bench-nudges clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,14 @@ fmt: install ## Format and apply lint fixes
 
 schema: install ## Export the GraphQL schema to schema/schema.graphql
 	$(PY) -m loyalty export-schema
+
+bench: install ## The load suite, each operation against pgbench running its SQL (bench/README.md)
+	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
+	$(PY) bench/suite.py
+
+bench-large: install ## The load suite on a million customers with twenty million ledger entries
+	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
+	$(PY) bench/suite.py --scale both
 
 bench-rules: install ## Time the rule engine: 200 rules, a 20-line cart (bench/README.md)
 	mkdir -p bench/results
