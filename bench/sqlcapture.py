@@ -23,6 +23,7 @@ import httpx
 
 from loyalty.app import create_app
 from loyalty.config import Settings
+from loyalty.store import database
 
 PARAM = re.compile(r"\$(\d+)")
 MIN_RETURNED_ID = 100_000_000  # the generated program starts its ids far above any amount
@@ -101,7 +102,12 @@ async def _init(conn: Any) -> None:
 async def recording_app(dsn: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The service in this process, on a pool of recording connections."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=4, init=_init, connection_class=RecordingConnection
+        dsn,
+        min_size=1,
+        max_size=4,
+        init=_init,
+        reset=database._reset_connection,  # as the service's own pool does
+        connection_class=RecordingConnection,
     )
     assert pool is not None
     app = create_app(settings, pool=pool)
@@ -161,6 +167,9 @@ class Script:
     # Whole values made up afresh by each request (a voucher's code): pattern -> expression.
     fresh: dict[str, str] = field(default_factory=dict)
     returned: dict[int, str] = field(default_factory=dict)  # a returned id -> its variable
+    # A row a SKIP LOCKED query found is the row the next statement changes: its values stand
+    # in that statement as variables, so concurrent clients spread as the service's do.
+    carried: dict[int, str] = field(default_factory=dict)
 
     def literal(self, value: Any) -> str:
         if value is None:
@@ -168,7 +177,7 @@ class Script:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int):
-            return self.returned.get(value, str(value))
+            return self.carried.get(value, self.returned.get(value, str(value)))
         if isinstance(value, list | tuple):
             if not value:
                 return "'{}'"
@@ -195,6 +204,17 @@ class Script:
     def statement(self, step: Step, index: int) -> list[str]:
         sql = PARAM.sub(lambda m: self.literal(step.args[int(m.group(1)) - 1]), step.query)
         sql = " ".join(sql.split()).rstrip(";")
+        self.carried = {}
+        found = step.result if isinstance(step.result, list) else []
+        if "SKIP LOCKED" in step.query.upper() and len(found) == 1:
+            prefix = f"s{index}_"
+            row = found[0]
+            self.carried = {
+                row[column]: f"(:{prefix}{column})::int"
+                for column in row.keys()  # noqa: SIM118 (a Record)
+                if isinstance(row[column], int)
+            }
+            return [sql, f"\\gset {prefix}"]
         ids = _returned_ids(step)
         if not ids:
             return [sql + ";"]

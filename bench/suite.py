@@ -427,11 +427,14 @@ def main() -> int:
     parser.add_argument("--scale", choices=[*SCALES, "both"], default="small")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS], default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
     scales = list(SCALES) if args.scale == "both" else [args.scale]
+    if args.only:
+        SCENARIOS[:] = [s for s in SCENARIOS if s.name in args.only]
     root = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
     root.chmod(0o755)
     rows: list[dict[str, Any]] = []
