@@ -281,8 +281,8 @@ def _postgres_binary(name: str) -> str:
     return str(found[-1])
 
 
-def start_server(dsn: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **{k: v for k, v in _env(dsn, port).items()}}
+def start_server(dsn: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **_env(dsn, port), "LOYALTY_WORKERS": str(workers)}
     server = subprocess.Popen(
         [sys.executable, "-m", "loyalty", "serve"],
         cwd=ROOT,
@@ -328,7 +328,9 @@ def machine() -> dict[str, Any]:
     }
 
 
-def run_scale(scale: Scale, seconds: int, clients: list[int], root: Path) -> list[dict[str, Any]]:
+def run_scale(
+    scale: Scale, seconds: int, clients: list[int], root: Path, workers: int
+) -> list[dict[str, Any]]:
     database = EmbeddedPostgres(root / f"pgdata-{scale.name}", database="bench")
     server = None
     rows: list[dict[str, Any]] = []
@@ -348,7 +350,7 @@ def run_scale(scale: Scale, seconds: int, clients: list[int], root: Path) -> lis
         )
         tick("starting the server")
         port = free_port()
-        server = start_server(dsn, port)
+        server = start_server(dsn, port, workers)
         url = f"http://127.0.0.1:{port}/graphql"
         tokens = root / "tokens.txt"
         sample = random.Random(5).sample(range(scale.customers), min(TOKENS, scale.customers))
@@ -427,6 +429,7 @@ def main() -> int:
     parser.add_argument("--scale", choices=[*SCALES, "both"], default="small")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS], default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -440,7 +443,7 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     try:
         for name in scales:
-            rows += run_scale(SCALES[name], args.seconds, args.clients, root)
+            rows += run_scale(SCALES[name], args.seconds, args.clients, root, args.workers)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -448,13 +451,15 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "seconds": args.seconds,
+        "workers": args.workers,
         "rows": rows,
     }
     suffix = "" if args.scale == "small" else f"-{args.scale}"
     (RESULTS / f"suite{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     header = (
         f"Measured {results['when']} on {results['machine']['cpus']} CPUs "
-        f"({results['machine']['cpu']}), {args.seconds} s per run.\n\n"
+        f"({results['machine']['cpu']}), {args.workers} server process(es), "
+        f"{args.seconds} s per run.\n\n"
     )
     (RESULTS / f"suite{suffix}.md").write_text(header + table(rows))
     print(header + table(rows))

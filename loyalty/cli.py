@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -117,6 +120,40 @@ class Server(uvicorn.Server):
 
 
 def serve(settings: Settings, dsn: str) -> None:
+    if settings.workers <= 1:
+        _serve_one(settings, dsn, None)
+        return
+    # Pre-fork: one listening socket, bound here, shared by every worker process.
+    listener = socket.create_server((settings.host, settings.port), backlog=2048)
+    workers = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _serve_one(settings, dsn, listener)
+            finally:
+                os._exit(0)
+        workers.append(pid)
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for pid in workers:
+            os.waitpid(pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        listener.close()
+
+
+def _serve_one(settings: Settings, dsn: str, listener: socket.socket | None) -> None:
     from loyalty.app import create_app
 
     config = uvicorn.Config(
@@ -127,7 +164,7 @@ def serve(settings: Settings, dsn: str) -> None:
         log_config=None,
         lifespan="on",
     )
-    Server(config).run()
+    Server(config).run(sockets=[listener] if listener is not None else None)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ class Settings:
     log_level: str
     stats_seconds: float
     lifecycle_seconds: float
+    workers: int
 
     @property
     def development(self) -> bool:
@@ -85,6 +86,7 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         log_level=config("LOYALTY_LOG_LEVEL", default="INFO"),
         stats_seconds=config("LOYALTY_STATS_SECONDS", cast=float, default=600.0),
         lifecycle_seconds=config("LOYALTY_LIFECYCLE_SECONDS", cast=float, default=3600.0),
+        workers=config("LOYALTY_WORKERS", cast=int, default=1),
     )
 
 
