@@ -24,6 +24,7 @@ from loyalty.api.types import (
     RuleAward,
     RuleReason,
 )
+from loyalty.domain.engine import Reason
 
 MAX_BATCH = 500
 
@@ -51,7 +52,7 @@ class PurchaseRecorded:
     purchase: Purchase
     points_earned: BigInt
     awards: list[RuleAward] = strawberry.field(description="Every rule that paid, and how much.")
-    reasons: list[RuleReason] = strawberry.field(description="Why the other rules did not pay.")
+    raw_reasons: strawberry.Private[list[Reason]]
     balance: BigInt = strawberry.field(description="The balance right after this purchase.")
     unknown_skus: list[str] = strawberry.field(description="Skus not in the catalog.")
     replayed: bool = strawberry.field(description="True when this answers a retry.")
@@ -71,6 +72,11 @@ class PurchaseRecorded:
     tier_change: TierChange | None = strawberry.field(
         description="Set when this purchase moved the customer up a tier."
     )
+
+    @strawberry.field(description="Why the other rules did not pay.")
+    def reasons(self) -> list[RuleReason]:
+        # Built only when asked for: a large program gives most carts a reason per rule.
+        return [RuleReason.from_reason(reason) for reason in self.raw_reasons]
 
 
 RecordPurchaseResult = Annotated[
@@ -183,7 +189,7 @@ async def record_one(info: Info, input: PurchaseInput) -> RecordPurchaseResult:
         purchase=Purchase.from_row(outcome.purchase),
         points_earned=BigInt(outcome.points),
         awards=[RuleAward.from_award(award) for award in outcome.awards],
-        reasons=[RuleReason.from_reason(reason) for reason in outcome.reasons],
+        raw_reasons=outcome.reasons,
         balance=BigInt(outcome.balance),
         unknown_skus=outcome.unknown_skus,
         replayed=outcome.replayed,

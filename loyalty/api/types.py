@@ -353,8 +353,12 @@ class Quote:
     points_earned: BigInt
     subtotal: int
     awards: list[RuleAward]
-    reasons: list[RuleReason]
     unknown_skus: list[str]
+    raw_reasons: strawberry.Private[tuple[Reason, ...]]
+
+    @strawberry.field
+    def reasons(self) -> list[RuleReason]:
+        return [RuleReason.from_reason(r) for r in self.raw_reasons]
 
     @classmethod
     def from_outcome(cls, outcome: QuoteOutcome) -> Quote:
@@ -362,8 +366,8 @@ class Quote:
             points_earned=BigInt(outcome.evaluation.points),
             subtotal=outcome.subtotal,
             awards=[RuleAward.from_award(a) for a in outcome.evaluation.awards],
-            reasons=[RuleReason.from_reason(r) for r in outcome.evaluation.reasons],
             unknown_skus=outcome.unknown_skus,
+            raw_reasons=outcome.evaluation.reasons,
         )
 
 

@@ -5,4 +5,3 @@ SELECT customer_id, balance, lifetime_points, created_at, tier, tier_kept_throug
 SELECT segment FROM customer_segments WHERE customer_id = ('bench-' || (:c)::text);
 SELECT rule_id, period, period_start, awards, points FROM rule_usage WHERE customer_id = ('bench-' || (:c)::text) AND period_start >= '2026-11-01';
 SELECT rule_id, sum(remaining)::bigint AS remaining FROM rule_budget_slices WHERE rule_id = ANY(ARRAY[3, 12, 21, 30]::bigint[]) GROUP BY rule_id;
-SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL;
