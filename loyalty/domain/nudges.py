@@ -111,11 +111,22 @@ def find_nudges(
         return []
     now = evaluate(items, occasion, customer, rules, budgets)
     found: dict[str, Nudge] = {}
-    for rule in rules:
+    # Each changed cart is priced once, whichever rules suggest it (thirty upsize rules
+    # suggest the same larger pizza).
+    priced: dict[tuple[str, str | None, int], Evaluation] = {}
+    nudging = sorted((r for r in rules if r.kind in KIND_ORDER), key=lambda r: KIND_ORDER[r.kind])
+    for index, rule in enumerate(nudging):
+        rank = KIND_ORDER[rule.kind]
+        if index and rank != KIND_ORDER[nudging[index - 1].kind] and len(found) >= limit:
+            break  # every nudge of a later kind ranks below the ones already found
         for change, product, cost in _changes(rule, items, shelf, settings):
             if shelf.declined.get((rule.id, change.key), 0) >= settings.max_declines:
                 continue
-            after = evaluate(apply(items, change, product), occasion, customer, rules, budgets)
+            cart = (change.add_sku, change.replace_sku, change.quantity)
+            after = priced.get(cart)
+            if after is None:
+                changed = apply(items, change, product)
+                after = priced[cart] = evaluate(changed, occasion, customer, rules, budgets)
             nudge = _priced(rule, change, product, cost, now, after, _gap(rule, items, cost))
             if nudge is None:
                 continue

@@ -3,6 +3,9 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from loyalty.domain import nudges as nudge_module
 from loyalty.domain.engine import CustomerState, Item, Occasion, evaluate
 from loyalty.domain.nudges import (
     Change,
@@ -158,3 +161,41 @@ def test_the_spend_gap_guardrail_is_configurable() -> None:
         cart, [BASE, DOUBLE], settings=loose, shelf=replace(SHELF, extras=[PEPP["L"], COLA])
     )
     assert nudge.kind == "SPEND_THRESHOLD"
+
+
+def test_a_changed_cart_is_priced_once_however_many_rules_suggest_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+
+    def counted(items: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(tuple(i.sku for i in items))
+        return evaluate(items, *args, **kwargs)
+
+    monkeypatch.setattr(nudge_module, "evaluate", counted)
+    upsizes = [
+        rule(10 + n, "UPSIZE", {"upsize": {"category": "pizza", "minSizeRank": 3, "points": 5 + n}})
+        for n in range(30)
+    ]
+    [best] = find_nudges([item(PEPP["M"])], OCCASION, CustomerState(), [BASE, *upsizes], SHELF)
+    assert best.points == 2 + sum(range(5, 35))  # they stack: 2 more base points and all 30
+    assert calls == [("PEPP-M",), ("PEPP-L",)]  # the cart as it is, and as it would be
+
+
+def test_with_an_upsize_found_no_other_kind_is_priced(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def counted(items: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(tuple(i.sku for i in items))
+        return evaluate(items, *args, **kwargs)
+
+    monkeypatch.setattr(nudge_module, "evaluate", counted)
+    cart = [item(PEPP["M"], 4)]
+    rules = [BASE, LAVA_ADD_ON, MEAL, UPSIZE]
+    [best] = find_nudges(cart, OCCASION, CustomerState(), rules, SHELF, limit=1)
+    assert best.kind == "UPSIZE"
+    assert len(calls) == 2
+    # Asking for more nudges prices the other kinds too, and the upsize still comes first.
+    calls.clear()
+    more = find_nudges(cart, OCCASION, CustomerState(), rules, SHELF, limit=3)
+    assert more[0] == best and len(calls) > 2
