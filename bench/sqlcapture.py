@@ -209,11 +209,18 @@ class Script:
         if "SKIP LOCKED" in step.query.upper() and len(found) == 1:
             prefix = f"s{index}_"
             row = found[0]
+            # When every row is taken the service backs off and tries again; here the
+            # client takes the row it found at capture and waits for it, so \gset has a row.
+            fallback = ", ".join(self.literal(value) for value in row.values())
             self.carried = {
-                row[column]: f"(:{prefix}{column})::int"
-                for column in row.keys()  # noqa: SIM118 (a Record)
-                if isinstance(row[column], int)
+                value: f"(:{prefix}{column})::int"
+                for column, value in row.items()
+                if isinstance(value, int)
             }
+            sql = (
+                f"WITH found AS ({sql}) SELECT * FROM found "
+                f"UNION ALL SELECT {fallback} WHERE NOT EXISTS (SELECT FROM found)"
+            )
             return [sql, f"\\gset {prefix}"]
         ids = _returned_ids(step)
         if not ids:

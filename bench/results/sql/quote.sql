@@ -1,4 +1,4 @@
-\set c random(0, 9999)
+\set c random(0, 999999)
 \set t random(1, 999999999999)
 SELECT sku, name, category, family, size_rank, price FROM products WHERE sku = ANY(ARRAY['PIZZA-042-L', 'SKU-00001', 'SKU-00002']::text[]);
 SELECT customer_id, balance, lifetime_points, created_at, tier, tier_kept_through FROM accounts WHERE customer_id = ANY(ARRAY[('bench-' || (:c)::text)]::text[]);
