@@ -23,11 +23,13 @@ class Loaders:
     purchases: DataLoader[tuple[str, int], PurchaseRow | None] = field(init=False)
     lines: DataLoader[tuple[str, int], list[LineRow]] = field(init=False)
     accounts: DataLoader[str, AccountRow | None] = field(init=False)
+    unspendable: DataLoader[str, tuple[int, int]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.purchases = DataLoader(partial(service.purchases_by_keys, self.pool))
         self.lines = DataLoader(partial(service.lines_by_keys, self.pool))
         self.accounts = DataLoader(partial(service.accounts_by_ids, self.pool))
+        self.unspendable = DataLoader(partial(service.unspendable_by_ids, self.pool))
 
 
 @dataclass

@@ -228,15 +228,16 @@ class Customer:
 
     @strawberry.field(description="Points inside the return window: not spendable yet.")
     async def pending_points(self, info: Info) -> BigInt:
-        return BigInt(await service.pending_of(info.context.pool, str(self.id)))
+        pending, _ = await info.context.loaders.unspendable.load(str(self.id))
+        return BigInt(pending)
 
     @strawberry.field(
         description="Points that can be spent now: the balance less pending points and points "
         "past their last day that are about to be written off."
     )
     async def available_points(self, info: Info) -> BigInt:
-        unspendable = await service.unspendable_of(info.context.pool, str(self.id))
-        return BigInt(self.balance - unspendable)
+        pending, lapsed = await info.context.loaders.unspendable.load(str(self.id))
+        return BigInt(self.balance - pending - lapsed)
 
     @strawberry.field(description="Points owed after a return took back points already spent.")
     def debt(self) -> BigInt:

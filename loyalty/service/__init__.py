@@ -55,9 +55,8 @@ from loyalty.service.rules import (
 from loyalty.service.standing import (
     TierStatus,
     expiring_of,
-    pending_of,
     tier_status,
-    unspendable_of,
+    unspendable_by_ids,
 )
 from loyalty.service.throttle import FailureThrottle
 from loyalty.service.tiers import Reviewed, list_tiers, review_tiers, set_tiers
@@ -138,7 +137,6 @@ __all__ = [
     "list_tiers",
     "load_seed",
     "nudges_for",
-    "pending_of",
     "principal_for_api_key",
     "purchases_by_keys",
     "quote",
@@ -152,7 +150,7 @@ __all__ = [
     "set_tiers",
     "simulate",
     "tier_status",
-    "unspendable_of",
+    "unspendable_by_ids",
     "update_rule",
     "upsert_products",
     "use_voucher",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -29,17 +30,13 @@ class TierStatus:
     kept_through: date | None
 
 
-async def pending_of(pool: Pool, customer_id: str, now: datetime | None = None) -> int:
+async def unspendable_by_ids(
+    pool: Pool, customer_ids: Sequence[str], now: datetime | None = None
+) -> list[tuple[int, int]]:
+    """(pending, past their last day) per customer: the batch a request's loader makes."""
     async with connection(pool) as conn:
-        return await lots.pending_points(conn, customer_id, now or datetime.now(UTC))
-
-
-async def unspendable_of(pool: Pool, customer_id: str, now: datetime | None = None) -> int:
-    """Points in the balance that cannot be spent now: pending, or past their last day."""
-    now = now or datetime.now(UTC)
-    async with connection(pool) as conn:
-        pending = await lots.pending_points(conn, customer_id, now)
-        return pending + await lots.lapsed_points(conn, customer_id, now)
+        found = await lots.unspendable(conn, customer_ids, now or datetime.now(UTC))
+    return [found.get(customer_id, (0, 0)) for customer_id in customer_ids]
 
 
 async def expiring_of(

@@ -172,18 +172,29 @@ async def pending_points(conn: Connection, customer_id: str, now: datetime) -> i
     return points
 
 
-async def lapsed_points(conn: Connection, customer_id: str, now: datetime) -> int:
-    """Points past their last day that the expiry job has not written off yet."""
-    points: int = await conn.fetchval(
+async def unspendable(
+    conn: Connection, customer_ids: Sequence[str], now: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per customer: points still pending, and points past their last day not yet written off.
+
+    One statement for both, reading only lots in the return window or past their day.
+    """
+    rows = await conn.fetch(
         """
-        SELECT coalesce(sum(remaining), 0)::bigint FROM point_lots
-        WHERE customer_id = $1 AND remaining > 0
-          AND coalesce(expires_at, 'infinity'::timestamptz) <= $2
+        SELECT customer_id,
+               coalesce(sum(remaining) FILTER (WHERE available_at > $2), 0)::bigint AS pending,
+               coalesce(sum(remaining) FILTER (
+                   WHERE coalesce(expires_at, 'infinity'::timestamptz) <= $2), 0)::bigint
+                   AS lapsed
+        FROM point_lots
+        WHERE customer_id = ANY($1::text[]) AND remaining > 0
+          AND (available_at > $2 OR coalesce(expires_at, 'infinity'::timestamptz) <= $2)
+        GROUP BY customer_id
         """,
-        customer_id,
+        list(customer_ids),
         now,
     )
-    return points
+    return {row["customer_id"]: (row["pending"], row["lapsed"]) for row in rows}
 
 
 async def expiring(
