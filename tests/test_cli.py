@@ -1,10 +1,15 @@
 """The command line, run as a user runs it, against a real database."""
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import httpx
 
 from loyalty import service
 from loyalty.store.database import Pool
@@ -119,3 +124,45 @@ async def test_expire_expires_points_once_however_often_it_runs(dsn: str, pool: 
     assert second.stdout.startswith("expired 0 points in 0 entries for 0 customers")
     assert await pool.fetchval("SELECT balance FROM accounts") == 0
     assert loyalty(dsn, "verify").returncode == 0
+
+
+def test_serve_with_two_workers_answers_and_stops_on_sigterm(dsn: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "LOYALTY_DATABASE_URL": dsn,
+        "LOYALTY_ENV": "production",
+        "LOYALTY_JWT_SECRET": "x" * 40,
+        "LOYALTY_PORT": str(port),
+        "LOYALTY_WORKERS": "2",
+        "LOYALTY_STATS_SECONDS": "0",
+        "LOYALTY_LIFECYCLE_SECONDS": "0",
+    }
+    server = subprocess.Popen([sys.executable, "-m", "loyalty", "serve"], cwd=ROOT, env=env)
+    try:
+        children: set[int] = set()
+        for _ in range(100):
+            children = {
+                int(pid)
+                for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children")
+                .read_text()
+                .split()
+            }
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                if ready.status_code == 200 and len(children) == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert len(children) == 2
+        answers = [httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5) for _ in range(20)]
+        assert {a.status_code for a in answers} == {200}
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+        assert not any(Path(f"/proc/{pid}").exists() for pid in children)
+    finally:
+        if server.poll() is None:
+            server.kill()
