@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from generate import SCALES, Scale, generate
 from nudges import free_port, progress, wrk
@@ -91,7 +92,8 @@ local template = io.open("{template}"):read("*a")
 local tokens = {{}}
 for line in io.lines("{tokens}") do tokens[#tokens + 1] = line end
 local counter = 0
-local thread_id = 0
+-- thread_id is a global each thread gets from setup(): a local of that name would hide it,
+-- and two threads would then send the same "unique" ids (replays, not new requests).
 local threads = 0
 function setup(thread)
   threads = threads + 1
@@ -203,6 +205,22 @@ async def baseline_script(dsn: str, scenario: Scenario, key: str, customers: int
     setup = [f"\\set c random(0, {customers - 1})", "\\set t random(1, 999999999999)"]
     # The customer's id is a whole literal: each becomes the variable customer.
     return script.render(steps, setup).replace(f"'{CAPTURED_CUSTOMER}'", "('bench-' || (:c)::text)")
+
+
+WRITES = {"recordPurchase": "purchases", "redeemReward": "vouchers"}
+
+
+async def written(dsn: str, scenario: Scenario) -> int | None:
+    """Rows the scenario's writes have made so far; None for a read."""
+    table = WRITES.get(scenario.name)
+    if table is None:
+        return None
+    conn = await asyncpg.connect(dsn)
+    try:
+        count: int = await conn.fetchval(f"SELECT count(*) FROM {table}")
+        return count
+    finally:
+        await conn.close()
 
 
 def bench_settings(dsn: str, port: int) -> Any:
@@ -383,7 +401,16 @@ def run_scale(
             (RESULTS / "sql" / f"{scenario.name}.sql").write_text(sql)
             for count in clients:
                 tick(f"{scenario.name}, {count} clients, service")
+                before = asyncio.run(written(dsn, scenario))
                 served = wrk(url.removesuffix("/graphql"), lua, count, seconds)
+                if before is not None:
+                    # Every write request must be a new one, not a replay of another.
+                    made = asyncio.run(written(dsn, scenario)) - before  # type: ignore[operator]
+                    if made < served["requests"] * 0.98:
+                        raise RuntimeError(
+                            f"{scenario.name}: {served['requests']} requests wrote {made} rows"
+                        )
+                    served["written"] = made
                 tick(f"{scenario.name}, {count} clients, pgbench")
                 base = pgbench(dsn, folder / "baseline.sql", count, seconds, folder / "logs")
                 rows.append(
