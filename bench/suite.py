@@ -224,17 +224,7 @@ async def written(dsn: str, scenario: Scenario) -> int | None:
 
 
 def bench_settings(dsn: str, port: int) -> Any:
-    return load_settings(
-        {
-            "LOYALTY_DATABASE_URL": dsn,
-            "LOYALTY_JWT_SECRET": SECRET,
-            "LOYALTY_PORT": str(port),
-            "LOYALTY_STATS_SECONDS": "0",
-            "LOYALTY_LIFECYCLE_SECONDS": "0",
-            "LOYALTY_LOG_LEVEL": "WARNING",
-            "LOYALTY_ENV": "production",
-        }
-    )
+    return load_settings(_env(dsn, port))
 
 
 def pgbench(dsn: str, script: Path, clients: int, seconds: int, logs: Path) -> dict[str, Any]:
