@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Protocol
 
+import orjson
 import strawberry
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -100,11 +101,15 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         self.settings = settings
 
     def decode_json(self, data: str | bytes) -> object:
-        body = json.loads(data)
+        body = orjson.loads(data)  # its JSONDecodeError is json's: strawberry answers 400
         if not isinstance(body, dict):
             # strawberry answers a JSONDecodeError with 400; anything else would be a 500
             raise json.JSONDecodeError("the request body must be a JSON object", str(data), 0)
         return body
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: websocket messages must go out as text frames.
+        return orjson.dumps(data).decode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypeAlias
 
 import asyncpg
 import asyncpg.pool
+import orjson
 
 from loyalty.errors import UnavailableError
 
@@ -30,8 +30,12 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 PING_ERRORS: tuple[type[Exception], ...] = (TimeoutError, *UNAVAILABLE_ERRORS)
 
 
+def _dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
 async def _init_connection(conn: Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def _reset_connection(conn: Connection) -> None:
