@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from loyalty.api.schema import LoyaltyGraphQL
 from loyalty.config import Settings
 from loyalty.errors import UnavailableError
+from loyalty.metrics import Metrics
 from loyalty.requestlog import RequestGuard
 from loyalty.service import FailureThrottle, Pool, RuleBook
 from loyalty.service.expiry import lifecycle_forever
@@ -107,6 +108,21 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
             status_code=200 if ready else 503,
         )
 
+    metrics = Metrics()
+
+    async def metrics_text(request: Request) -> Response:
+        gauges = []
+        if runtime.open:
+            size, idle = runtime.pool.get_size(), runtime.pool.get_idle_size()
+            text = "Database connections in this process's pool."
+            gauges += [
+                ("loyalty_db_pool_connections", text, {"state": "idle"}, idle),
+                ("loyalty_db_pool_connections", text, {"state": "used"}, size - idle),
+            ]
+        return PlainTextResponse(
+            metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
     async def home(request: Request) -> Response:
         return RedirectResponse("/graphql")
 
@@ -119,9 +135,10 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
             Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_text),
             Route("/graphql", LoyaltyGraphQL(runtime, settings), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
         exception_handlers={UnavailableError: unavailable},
     )
-    return RequestGuard(app, settings.max_body_bytes)
+    return RequestGuard(app, settings.max_body_bytes, metrics)

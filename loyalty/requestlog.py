@@ -9,15 +9,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from loyalty.metrics import Metrics
+
 log = logging.getLogger("loyalty.request")
+PLAIN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/graphql"})
 
 
 class RequestGuard:
     """Refuses bodies over max_body_bytes before they are read, and logs every request."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics: Metrics | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,6 +104,10 @@ class RequestGuard:
             "outcome": state.get("outcome") or ("ok" if status < 400 else "error"),
         }
         log.info(json.dumps(line))
+        if self.metrics is not None:
+            path = scope["path"]
+            operation = state.get("field") or (path if path in PLAIN_PATHS else "other")
+            self.metrics.observe(operation, line["outcome"], seconds)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import orjson
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -56,8 +56,31 @@ class OperationLog(SchemaExtension):
         context = self.execution_context.context
         state = context.request.scope.setdefault("state", {})
         state["operation"] = self.execution_context.operation_name or "anonymous"
+        state["field"] = self._root_field()
         result = self.execution_context.result
         state["outcome"] = "error" if result is not None and result.errors else "ok"
+
+    def _root_field(self) -> str:
+        """The schema field the operation calls: a label from a closed set, for metrics."""
+        document = self.execution_context.graphql_document
+        if document is None:
+            return "unparsed"
+        schema = self.execution_context.schema._schema
+        known = set()
+        for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
+            if root is not None:
+                known |= set(root.fields)
+        names = {
+            selection.name.value
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+            for selection in definition.selection_set.selections
+            if isinstance(selection, FieldNode)
+        }
+        names &= known
+        if len(names) > 1:
+            return "multiple"
+        return names.pop() if names else "unknown"
 
 
 class LoyaltySchema(strawberry.Schema):
