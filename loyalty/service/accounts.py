@@ -84,9 +84,7 @@ async def _adjust(
     conn: Connection, compiled: Compiled, change: Adjustment, key: str
 ) -> dict[str, Any]:
     customer_id, points = change.customer_id, change.points
-    await accounts.ensure_account(conn, customer_id)
-    account = await accounts.lock_account(conn, customer_id)
-    assert account is not None
+    account = await accounts.lock_or_open_account(conn, customer_id)
     now = datetime.now(UTC)
     before = (
         await lots.expire_due(conn, compiled.timezone, customer_id, account.balance, now)

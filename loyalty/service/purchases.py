@@ -110,9 +110,7 @@ async def _record(
 ) -> PurchaseOutcome:
     customer_id = request.customer_id
     # The account row lock orders this customer's purchases, so caps read below hold.
-    await accounts.ensure_account(conn, customer_id)
-    account = await accounts.lock_account(conn, customer_id)
-    assert account is not None
+    account = await accounts.lock_or_open_account(conn, customer_id)
     items, unknown = await items_of(conn, request.lines)
     subtotal = sum(item.amount for item in items)
     # The code is locked before any budget is: a purchase that loses a race for a code

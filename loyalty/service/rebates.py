@@ -63,9 +63,8 @@ async def issue(
 ) -> Rebate:
     """A new code for the customer, inside the caller's transaction; earned_by is the purchase
     and item that earned it, so that returning the item withdraws it."""
-    await accounts.ensure_account(conn, customer_id)
     # Events of one customer are written in the order their transactions commit.
-    await accounts.lock_account(conn, customer_id)
+    await accounts.lock_or_open_account(conn, customer_id)
     new = NewRebate(
         code=new_code(REBATE).canonical,
         customer_id=customer_id,

@@ -88,9 +88,7 @@ async def _redeem(
     reward = await rewards.get_reward(conn, reward_id)
     if reward is None or not reward.active:
         raise RewardNotFoundError(str(reward_id))
-    await accounts.ensure_account(conn, customer_id)
-    account = await accounts.lock_account(conn, customer_id)
-    assert account is not None
+    account = await accounts.lock_or_open_account(conn, customer_id)
     now = datetime.now(UTC)
     expired = await lots.expire_due(conn, tz, customer_id, account.balance, now)
     # Points still inside the return window are not spendable yet.
