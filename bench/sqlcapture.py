@@ -143,8 +143,16 @@ async def capture(client: httpx.AsyncClient, body: dict[str, Any], key: str) -> 
     return RECORDER.steps
 
 
+COLON_NAME = re.compile(r":(?=[A-Za-z_])")
+
+
 def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    """A string literal pgbench leaves alone: it would take `:name` in it for a variable, so
+    such colons are written as the escape \\x3a."""
+    if not COLON_NAME.search(text):
+        return "'" + text.replace("'", "''") + "'"
+    escaped = text.replace("\\", "\\\\").replace("'", "''").replace(":", "\\x3a")
+    return "E'" + escaped + "'"
 
 
 def _scalar_text(value: Any) -> str:
@@ -202,8 +210,8 @@ class Script:
         return pieces[0]
 
     def statement(self, step: Step, index: int) -> list[str]:
-        sql = PARAM.sub(lambda m: self.literal(step.args[int(m.group(1)) - 1]), step.query)
-        sql = " ".join(sql.split()).rstrip(";")
+        query = " ".join(step.query.split())  # before the literals go in: they keep their spaces
+        sql = PARAM.sub(lambda m: self.literal(step.args[int(m.group(1)) - 1]), query).rstrip(";")
         self.carried = {}
         found = step.result if isinstance(step.result, list) else []
         if "SKIP LOCKED" in step.query.upper() and len(found) == 1:

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -123,34 +124,45 @@ def serve(settings: Settings, dsn: str) -> None:
     if settings.workers <= 1:
         _serve_one(settings, dsn, None)
         return
+    settings.require_jwt_secret()  # refused here, once, rather than in every worker
     # Pre-fork: one listening socket, bound here, shared by every worker process.
     listener = socket.create_server((settings.host, settings.port), backlog=2048)
-    workers = []
-    for _ in range(settings.workers):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _serve_one(settings, dsn, listener)
-            finally:
-                os._exit(0)
-        workers.append(pid)
-    stopping = False
+    running: set[int] = set()
 
     def stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in workers:
+        for pid in running:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
+    # Installed before the first fork, so a stop that comes while forking reaches every worker.
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = False
     try:
-        for pid in workers:
-            os.waitpid(pid, 0)
+        for _ in range(settings.workers):
+            pid = os.fork()
+            if pid == 0:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+                code = 0
+                try:
+                    _serve_one(settings, dsn, listener)
+                except BaseException:
+                    traceback.print_exc()
+                    code = 1
+                os._exit(code)
+            running.add(pid)
+        while running:
+            pid, status = os.wait()
+            running.discard(pid)
+            if os.waitstatus_to_exitcode(status) != 0:
+                failed = True
+                stop(signal.SIGTERM, None)  # one worker down: the service stops whole
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         listener.close()
+    if failed:
+        raise SystemExit("a server process failed; see its error above")
 
 
 def _serve_one(settings: Settings, dsn: str, listener: socket.socket | None) -> None:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import orjson
 import strawberry
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode
+from graphql import FieldNode, GraphQLError, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -70,11 +70,12 @@ class OperationLog(SchemaExtension):
         for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
             if root is not None:
                 known |= set(root.fields)
+        operation = get_operation_ast(document, self.execution_context.operation_name)
+        if operation is None:
+            return "unknown"
         names = {
             selection.name.value
-            for definition in document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-            for selection in definition.selection_set.selections
+            for selection in operation.selection_set.selections
             if isinstance(selection, FieldNode)
         }
         names &= known
