@@ -94,8 +94,10 @@ async def debit(
         await lots.take_from_lots(conn, customer_id, list(taken.items()))
 
 
-async def pending_points(conn: Connection, customer_id: str, now: datetime) -> int:
-    return await lots.pending_points(conn, customer_id, now)
+async def unspendable(conn: Connection, customer_id: str, now: datetime) -> int:
+    """Points in the balance that cannot be spent now: pending, or past their last day."""
+    pending, lapsed = (await lots.unspendable(conn, [customer_id], now)).get(customer_id, (0, 0))
+    return pending + lapsed
 
 
 async def expire_due(

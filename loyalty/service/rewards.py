@@ -92,7 +92,7 @@ async def _redeem(
     now = datetime.now(UTC)
     expired = await lots.expire_due(conn, tz, customer_id, account.balance, now)
     # Points still inside the return window are not spendable yet.
-    available = expired.balance - await lots.pending_points(conn, customer_id, now)
+    available = expired.balance - await lots.unspendable(conn, customer_id, now)
     if available < reward.points_cost:
         result: dict[str, Any] = {
             "refused": {"balance": available, "requested": reward.points_cost}

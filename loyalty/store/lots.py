@@ -159,19 +159,6 @@ async def settle_expired(conn: Connection, customer_id: str, lot_id: int, points
     )
 
 
-async def pending_points(conn: Connection, customer_id: str, now: datetime) -> int:
-    """Points not yet spendable: only lots still inside the return window are read."""
-    points: int = await conn.fetchval(
-        """
-        SELECT coalesce(sum(remaining), 0)::bigint FROM point_lots
-        WHERE customer_id = $1 AND remaining > 0 AND available_at > $2
-        """,
-        customer_id,
-        now,
-    )
-    return points
-
-
 async def unspendable(
     conn: Connection, customer_ids: Sequence[str], now: datetime
 ) -> dict[str, tuple[int, int]]:

@@ -43,11 +43,11 @@ async def events_of(
 ) -> list[EventRow]:
     rows = await conn.fetch(
         """
-        SELECT id, customer_id, kind, payload::text AS payload, created_at FROM outbox
+        SELECT id, customer_id, kind, payload, created_at FROM outbox
         WHERE customer_id = $1 AND id > $2 ORDER BY id LIMIT $3
         """,
         customer_id,
         after_id,
         limit,
     )
-    return [EventRow(**{**row, "payload": json.loads(row["payload"])}) for row in rows]
+    return [EventRow(**row) for row in rows]

@@ -16,6 +16,7 @@ from loyalty.app import create_app
 from loyalty.config import Settings
 from loyalty.service import expiry
 from loyalty.service import lots as lot_service
+from loyalty.store import outbox
 from loyalty.store.database import Pool
 from loyalty.store.lots import SPENDABLE_AFTER
 from tests.support import customer_token, gql, serving
@@ -117,10 +118,9 @@ async def buy(
 
 
 async def events(pool: Pool, customer: str) -> list[tuple[str, dict[str, Any]]]:
-    rows = await pool.fetch(
-        "SELECT kind, payload::text FROM outbox WHERE customer_id = $1 ORDER BY id", customer
-    )
-    return [(row["kind"], json.loads(row["payload"])) for row in rows]
+    async with pool.acquire() as conn:
+        rows = await outbox.events_of(conn, customer, 0, 1000)
+    return [(row.kind, row.payload) for row in rows]
 
 
 async def reward_costing(client: httpx.AsyncClient, admin_key: str, cost: int) -> str:
