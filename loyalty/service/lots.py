@@ -61,7 +61,7 @@ async def debit(
     points: int,
     now: datetime,
     *,
-    own_purchase_id: int | None = None,
+    own: LotRow | None = None,
 ) -> None:
     """Take points from lots: a purchase's own lot first (a return), then matured lots that
     expire first, then lots still pending. What they do not hold is the account's debt."""
@@ -75,10 +75,8 @@ async def debit(
             taken[lot.id] = taken.get(lot.id, 0) + part
             wanted -= part
 
-    if own_purchase_id is not None:
-        own = await lots.lock_purchase_lot(conn, customer_id, own_purchase_id)
-        if own is not None and own.remaining > 0:
-            take(own)
+    if own is not None and own.remaining > 0:
+        take(own)
     after: tuple[datetime | None, int] | None = None
     while wanted > 0:
         page = await lots.lock_spendable_lots(conn, customer_id, now, after, PAGE)
@@ -130,10 +128,16 @@ async def expire_due(
     return Expiry(len(entries), total, balance)
 
 
-async def already_expired(conn: Connection, customer_id: str, purchase_id: int, points: int) -> int:
+async def own_lot(conn: Connection, customer_id: str, purchase_id: int) -> LotRow | None:
+    """The lot a purchase opened, locked: a return settles with it first."""
+    return await lots.lock_purchase_lot(conn, customer_id, purchase_id)
+
+
+async def already_expired(
+    conn: Connection, customer_id: str, own: LotRow | None, points: int
+) -> int:
     """How much of a return's points the purchase already lost to expiry, now settled: the
     return takes only the rest, so no point is taken twice."""
-    own = await lots.lock_purchase_lot(conn, customer_id, purchase_id)
     settled = min(points, own.expired) if own else 0
     if own is not None and settled > 0:
         await lots.settle_expired(conn, customer_id, own.id, settled)

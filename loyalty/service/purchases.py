@@ -128,7 +128,6 @@ async def _record(
     left = await budgets.budgets_left(conn, compiled)
     evaluation = evaluate(items, occasion, state, compiled.rules, left)
     evaluation = await budgets.reserve_budgets(conn, compiled, evaluation, customer_id)
-    balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     purchase = await purchases.insert_purchase(
         conn,
         customer_id=customer_id,
@@ -149,7 +148,7 @@ async def _record(
         for n, (line, points) in enumerate(zip(request.lines, line_points, strict=True))
     ]
     await purchases.insert_lines(conn, customer_id, purchase.id, lines)
-    move = await _book_points(conn, compiled, request, account, purchase, evaluation, now)
+    balance, move = await _book_points(conn, compiled, request, account, purchase, evaluation, now)
     await _count_usage(conn, customer_id, compiled, evaluation.awards)
     claims = await settle_claims(
         conn,
@@ -194,8 +193,9 @@ async def _book_points(
     purchase: PurchaseRow,
     evaluation: Evaluation,
     now: datetime,
-) -> TierMove | None:
-    """What the purchase earned, written down: entries, its lot, its event, its tier move."""
+) -> tuple[int, TierMove | None]:
+    """What the purchase earned, written down: the balance, entries, its lot, its event and
+    its tier move; returns the new balance and the move."""
     customer_id = account.customer_id
     entries = [
         ledger.NewEntry(
@@ -208,7 +208,7 @@ async def _book_points(
         )
         for award in evaluation.awards
     ]
-    balance = account.balance + evaluation.points
+    balance = await accounts.credit_account(conn, customer_id, evaluation.points)
     if entries:
         await ledger.insert_entries(conn, customer_id, entries, balance)
     await lot_service.credit(
@@ -229,9 +229,10 @@ async def _book_points(
         "balance": balance,
     }
     await outbox.add_events(conn, customer_id, [(POINTS_EARNED, event)])
-    return await tier_service.qualify(
+    move = await tier_service.qualify(
         conn, compiled, customer_id, account.tier, request.occurred_at, evaluation.points, now
     )
+    return balance, move
 
 
 def _award_json(award: Award) -> dict[str, Any]:

@@ -124,7 +124,8 @@ async def _take_back(
     balance = expired.balance
     await tiers.unqualify(conn, compiled, customer_id, purchase.occurred_at, points)
     # Points the purchase already lost to expiry are gone; the return does not take them again.
-    points -= await lots.already_expired(conn, customer_id, purchase_id, points)
+    own = await lots.own_lot(conn, customer_id, purchase_id)
+    points -= await lots.already_expired(conn, customer_id, own, points)
     if points:
         # Points already spent leave a debt: the account shows it rather than hide the return.
         balance = await accounts.change_balance(conn, customer_id, -points)
@@ -136,7 +137,7 @@ async def _take_back(
             debt_allowed=True,
         )
         await ledger.insert_entries(conn, customer_id, [entry], balance)
-        await lots.debit(conn, customer_id, points, now, own_purchase_id=purchase_id)
+        await lots.debit(conn, customer_id, points, now, own=own)
     await returns.insert_return(
         conn, customer_id, purchase_id, request.store_id, request.return_id, amount, points
     )
