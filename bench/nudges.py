@@ -12,18 +12,15 @@ import asyncio
 import json
 import os
 import random
-import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+from common import ROOT, free_port, progress, start_server, wrk
 
 from loyalty import service
 from loyalty.domain.access import Role
@@ -31,10 +28,8 @@ from loyalty.embedded import EmbeddedPostgres
 from loyalty.store.database import connect, create_pool
 from loyalty.store.migrations import apply_migrations
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PRODUCTS = 5_000
-SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
 QUERY = """
 query Nudges($cart: CartInput!) {
   nudges(cart: $cart) {
@@ -149,52 +144,20 @@ async def load(dsn: str) -> str:
         await pool.close()
 
 
-def cart_body(customers: int) -> dict[str, Any]:
+def ten_line_cart(customer: str) -> dict[str, Any]:
+    """A medium pizza and nine other products, the same every run."""
     rng = random.Random(11)
     lines = [{"sku": f"PIZZA-{rng.randint(0, 99):03d}-M", "quantity": 1, "unitPrice": 1249}]
     lines += [
         {"sku": f"SKU-{rng.randint(0, 4599):05d}", "quantity": 1, "unitPrice": 299}
         for _ in range(9)
     ]
-    cart = {"customerId": f"bench-{rng.randint(0, customers)}", "storeId": "S1", "lines": lines}
-    return {"query": QUERY, "variables": {"cart": cart}}
+    return {"customerId": customer, "storeId": "S1", "lines": lines}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def progress(step: int, steps: int, what: str) -> None:
-    filled = "#" * (20 * step // steps)
-    print(f"\r[{filled:<20}] {step}/{steps} {what:<40}", end="", file=sys.stderr, flush=True)
-
-
-def wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(2, connections)}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 60,
-        check=True,
-    )
-    match = re.search(r"^RESULT (.*)$", done.stdout, re.M)
-    assert match, done.stdout + done.stderr
-    result: dict[str, Any] = json.loads(match.group(1))
-    result["rps"] = round(result["requests"] / result["seconds"], 1)
-    result["connections"] = connections
-    return result
+def cart_body(customers: int) -> dict[str, Any]:
+    customer = f"bench-{random.Random(12).randint(0, customers)}"
+    return {"query": QUERY, "variables": {"cart": ten_line_cart(customer)}}
 
 
 def main() -> int:
@@ -214,30 +177,9 @@ def main() -> int:
         progress(2, 5, "loading 5,000 products and the rules")
         key = asyncio.run(load(dsn))
         port = free_port()
-        env = {
-            **os.environ,
-            "LOYALTY_DATABASE_URL": dsn,
-            "LOYALTY_JWT_SECRET": SECRET,
-            "LOYALTY_PORT": str(port),
-            "LOYALTY_STATS_SECONDS": "0",
-            "LOYALTY_LOG_LEVEL": "WARNING",
-            "LOYALTY_ENV": "production",
-        }
         progress(3, 5, "starting the server")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "loyalty", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_server(dsn, port, workers=1)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
         body = root / "body.json"
         body.write_text(json.dumps(cart_body(1000)))
         check = httpx.post(

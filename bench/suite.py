@@ -17,14 +17,12 @@ import asyncio
 import json
 import os
 import platform
-import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,18 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
+from common import ROOT, SECRET, free_port, progress, server_env, start_server, wrk
 from generate import SCALES, Scale, generate
-from nudges import free_port, progress, wrk
+from nudges import ten_line_cart
 from sqlcapture import Script, capture, recording_app
 
 from loyalty.config import load_settings
 from loyalty.embedded import EmbeddedPostgres
 from loyalty.tokens import issue_customer_token
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SECRET = "bench-secret-that-is-long-enough-for-hs256-signing"
 TOKENS = 2_000
 CAPTURED_CUSTOMER = "bench-7"
 WARMUP_CUSTOMER = "bench-8"
@@ -154,13 +150,7 @@ def purchase_variables(customer: str, unique: str) -> dict[str, Any]:
 
 
 def nudge_cart(customer: str, unique: str) -> dict[str, Any]:
-    rng = random.Random(11)
-    lines = [{"sku": f"PIZZA-{rng.randint(0, 99):03d}-M", "quantity": 1, "unitPrice": 1249}]
-    lines += [
-        {"sku": f"SKU-{rng.randint(0, 4599):05d}", "quantity": 1, "unitPrice": 299}
-        for _ in range(9)
-    ]
-    return {"cart": {"customerId": customer, "storeId": "S1", "lines": lines}}
+    return {"cart": ten_line_cart(customer)}
 
 
 def quote_cart(customer: str, unique: str) -> dict[str, Any]:
@@ -229,7 +219,7 @@ async def written(dsn: str, scenario: Scenario) -> int | None:
 
 
 def bench_settings(dsn: str, port: int) -> Any:
-    return load_settings(_env(dsn, port))
+    return load_settings(server_env(dsn, port))
 
 
 def pgbench(dsn: str, script: Path, clients: int, seconds: int, logs: Path) -> dict[str, Any]:
@@ -292,39 +282,6 @@ def _postgres_binary(name: str) -> str:
     if not found:
         raise RuntimeError(f"{name} is not installed")
     return str(found[-1])
-
-
-def start_server(dsn: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **_env(dsn, port), "LOYALTY_WORKERS": str(workers)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loyalty", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    server.kill()
-    raise RuntimeError("the server did not become ready")
-
-
-def _env(dsn: str, port: int) -> dict[str, str]:
-    return {
-        "LOYALTY_DATABASE_URL": dsn,
-        "LOYALTY_JWT_SECRET": SECRET,
-        "LOYALTY_PORT": str(port),
-        "LOYALTY_STATS_SECONDS": "0",
-        "LOYALTY_LIFECYCLE_SECONDS": "0",
-        "LOYALTY_LOG_LEVEL": "WARNING",
-        "LOYALTY_ENV": "production",
-    }
 
 
 def machine() -> dict[str, Any]:
