@@ -118,8 +118,3 @@ async def customers_due_for_review(conn: Connection, last_kept: date, limit: int
         limit,
     )
     return [row["customer_id"] for row in rows]
-
-
-async def customers_per_tier(conn: Connection) -> dict[str | None, int]:
-    rows = await conn.fetch("SELECT tier, count(*) AS n FROM accounts GROUP BY tier")
-    return {row["tier"]: row["n"] for row in rows}
