@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Protocol
 
 import orjson
 import strawberry
-from graphql import FieldNode, GraphQLError, get_operation_ast
+from graphql import FieldNode, GraphQLError, GraphQLSchema, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -65,11 +66,7 @@ class OperationLog(SchemaExtension):
         document = self.execution_context.graphql_document
         if document is None:
             return "unparsed"
-        schema = self.execution_context.schema._schema
-        known = set()
-        for root in (schema.query_type, schema.mutation_type, schema.subscription_type):
-            if root is not None:
-                known |= set(root.fields)
+        known = _root_fields(self.execution_context.schema._schema)
         operation = get_operation_ast(document, self.execution_context.operation_name)
         if operation is None:
             return "unknown"
@@ -82,6 +79,13 @@ class OperationLog(SchemaExtension):
         if len(names) > 1:
             return "multiple"
         return names.pop() if names else "unknown"
+
+
+@lru_cache(maxsize=8)
+def _root_fields(schema: GraphQLSchema) -> frozenset[str]:
+    """Every field a query, mutation or subscription may start with: worked out once."""
+    roots = (schema.query_type, schema.mutation_type, schema.subscription_type)
+    return frozenset(name for root in roots if root is not None for name in root.fields)
 
 
 class LoyaltySchema(strawberry.Schema):
