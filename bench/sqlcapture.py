@@ -198,16 +198,11 @@ class Script:
         for pattern, expression in self.fresh.items():
             if re.fullmatch(pattern, text):
                 return re.sub(pattern, expression, text)
-        pieces: list[str] = [_quote(text)]
         for marker, expression in self.markers.items():
-            if marker not in text:
-                continue
-            parts = text.split(marker)
-            joined = f" || {expression} || ".join(_quote(part) for part in parts)
-            pieces = [f"({joined})"]
-            text = text.replace(marker, "")
-            break
-        return pieces[0]
+            if marker in text:
+                parts = text.split(marker)
+                return "(" + f" || {expression} || ".join(_quote(part) for part in parts) + ")"
+        return _quote(text)
 
     def statement(self, step: Step, index: int) -> list[str]:
         query = " ".join(step.query.split())  # before the literals go in: they keep their spaces
