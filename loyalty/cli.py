@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -19,9 +20,10 @@ import uvicorn
 
 from loyalty import service
 from loyalty.config import ConfigError, Settings, load_settings, resource
-from loyalty.domain.access import Role
+from loyalty.domain.access import Actor, Role
 from loyalty.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from loyalty.errors import UnavailableError
+from loyalty.service.access import KEY_CACHE_SECONDS
 from loyalty.service.stats import refresh_stats
 from loyalty.store.audit import Violation
 from loyalty.store.database import Pool, connect, create_pool
@@ -30,6 +32,7 @@ from loyalty.tokens import issue_customer_token
 
 SCHEMA_PATH = resource("schema", "schema.graphql")
 SEED_PATH = resource("db", "seed", "demo.json")
+DEMO = Actor("demo setup")
 
 
 class CommandError(Exception):
@@ -98,8 +101,8 @@ async def demo_keys(dsn: str, settings: Settings) -> dict[str, str]:
             if all([await service.principal_for_api_key(pool, key) for key in keys.values()]):
                 return keys
         keys = {
-            "pos": await service.create_api_key(pool, Role.POS, "S1", "demo"),
-            "admin": await service.create_api_key(pool, Role.ADMIN, None, "demo"),
+            "pos": await service.create_api_key(pool, Role.POS, "S1", "demo", DEMO),
+            "admin": await service.create_api_key(pool, Role.ADMIN, None, "demo", DEMO),
         }
     path.write_text(json.dumps(keys))
     path.chmod(0o600)
@@ -224,12 +227,31 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def command_line() -> Actor:
+    """The change log's name for whoever runs a command here."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry, as in some containers
+        user = f"uid {os.getuid()}"
+    return Actor(f"command line ({user})")
+
+
 def cmd_apikey(settings: Settings, args: argparse.Namespace) -> int:
     async def create(dsn: str) -> str:
         async with open_pool(dsn) as pool:
-            return await service.create_api_key(pool, Role(args.role), args.store, args.label)
+            role = Role(args.role)
+            return await service.create_api_key(pool, role, args.store, args.label, command_line())
+
+    async def revoke(dsn: str) -> bool:
+        async with open_pool(dsn) as pool:
+            return await service.revoke_api_key(pool, args.prefix, command_line())
 
     with database(settings) as dsn:
+        if args.action == "revoke":
+            if not asyncio.run(revoke(dsn)):
+                raise CommandError(f"no live API key has the prefix {args.prefix!r}")
+            print(f"revoked: servers stop accepting it within {KEY_CACHE_SECONDS:.0f} seconds")
+            return 0
         print(asyncio.run(create(dsn)))
     return 0
 
@@ -312,6 +334,8 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=[Role.POS.value, Role.ADMIN.value], required=True)
     create.add_argument("--store", help="bind a POS key to one store")
     create.add_argument("--label", default="")
+    revoke = apikey_commands.add_parser("revoke", help="revoke a key by its prefix")
+    revoke.add_argument("prefix", help="the part between 'lk_' and the next '_'")
     token = commands.add_parser("token", help="print a customer token (JWT)")
     token.add_argument("customer")
     commands.add_parser("verify", help="check the ledger invariants")

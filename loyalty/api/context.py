@@ -13,7 +13,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from loyalty import service
 from loyalty.config import Settings
-from loyalty.domain.access import Principal
+from loyalty.domain.access import Actor, Principal
 from loyalty.service import AccountRow, FailureThrottle, LineRow, Pool, PurchaseRow, RuleBook
 
 
@@ -43,6 +43,12 @@ class Context:
     principal: Principal | None
     auth_problem: str | None
     loaders: Loaders
+
+    @property
+    def actor(self) -> Actor:
+        """Who the change log says made a change; only signed-in callers make changes."""
+        assert self.principal is not None, "a permission class lets no anonymous change through"
+        return self.principal.actor
 
     @property
     def caller(self) -> str:

@@ -173,7 +173,7 @@ class LifecycleMutation:
             )
         try:
             saved = await service.set_tiers(
-                info.context.pool, info.context.rulebook, defined, policy
+                info.context.pool, info.context.rulebook, defined, policy, info.context.actor
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -197,7 +197,9 @@ class LifecycleMutation:
             current.pending_days if pending_days in (UNSET, None) else pending_days,
         )
         try:
-            await service.set_points_policy(info.context.pool, info.context.rulebook, policy)
+            await service.set_points_policy(
+                info.context.pool, info.context.rulebook, policy, info.context.actor
+            )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         row = await service.get_program(info.context.pool)

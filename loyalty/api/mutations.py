@@ -241,7 +241,7 @@ class Mutation(PurchaseMutation, LifecycleMutation):
     ) -> CreateRewardResult:
         try:
             row = await service.create_reward(
-                info.context.pool, name, description, points_cost, days_valid
+                info.context.pool, name, description, points_cost, days_valid, info.context.actor
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -316,7 +316,7 @@ class Mutation(PurchaseMutation, LifecycleMutation):
             for p in products
         ]
         try:
-            count = await service.upsert_products(info.context.pool, rows)
+            count = await service.upsert_products(info.context.pool, rows, info.context.actor)
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return ProductsUpserted(count=count)
@@ -332,6 +332,7 @@ class Mutation(PurchaseMutation, LifecycleMutation):
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
                 allow_debt=input.allow_negative_balance,
+                actor=info.context.actor,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -358,7 +359,11 @@ class Mutation(PurchaseMutation, LifecycleMutation):
         )
         try:
             rebate, replayed = await service.issue_rebate_code(
-                info.context.pool, input.customer_id, offer, input.idempotency_key
+                info.context.pool,
+                input.customer_id,
+                offer,
+                input.idempotency_key,
+                info.context.actor,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -379,6 +384,7 @@ class Mutation(PurchaseMutation, LifecycleMutation):
                 info.context.rulebook,
                 add_on_max_percent,
                 spend_gap_max_percent,
+                info.context.actor,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -389,7 +395,9 @@ class Mutation(PurchaseMutation, LifecycleMutation):
     @strawberry.mutation(permission_classes=[IsAdmin], description="Create a rule (version 1).")
     async def create_rule(self, info: Info, input: RuleInput) -> RuleResult:
         try:
-            row = await service.create_rule(info.context.pool, info.context.rulebook, input.draft())
+            row = await service.create_rule(
+                info.context.pool, info.context.rulebook, input.draft(), info.context.actor
+            )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
         return RuleSaved(rule=Rule.from_row(row))
@@ -401,7 +409,11 @@ class Mutation(PurchaseMutation, LifecycleMutation):
     async def update_rule(self, info: Info, id: strawberry.ID, input: RuleInput) -> RuleResult:
         try:
             row = await service.update_rule(
-                info.context.pool, info.context.rulebook, errors.rule_id(id), input.draft()
+                info.context.pool,
+                info.context.rulebook,
+                errors.rule_id(id),
+                input.draft(),
+                info.context.actor,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)
@@ -413,7 +425,7 @@ class Mutation(PurchaseMutation, LifecycleMutation):
     async def archive_rule(self, info: Info, id: strawberry.ID) -> RuleResult:
         try:
             row = await service.archive_rule(
-                info.context.pool, info.context.rulebook, errors.rule_id(id)
+                info.context.pool, info.context.rulebook, errors.rule_id(id), info.context.actor
             )
         except service.RuleNotFoundError as error:
             return errors.rule_not_found(error)

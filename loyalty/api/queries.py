@@ -11,6 +11,7 @@ from loyalty import service
 from loyalty.api import errors
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
+from loyalty.api.changes import ChangesQuery
 from loyalty.api.context import Info
 from loyalty.api.lifecycle import LifecycleQuery
 from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Reward, Rule
@@ -34,7 +35,7 @@ RebateCodeResult = Annotated[
 
 
 @strawberry.type
-class Query(LifecycleQuery):
+class Query(LifecycleQuery, ChangesQuery):
     @strawberry.field(
         permission_classes=[IsCustomer],
         description="The signed-in customer's account (customer token).",

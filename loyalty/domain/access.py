@@ -23,6 +23,26 @@ class Principal:
     customer_id: str | None = None
     store_id: str | None = None
     key_id: int | None = None
+    label: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        """How the change log names this caller."""
+        if self.key_id is None:
+            return Actor(f"customer {self.customer_id}")
+        named = f" ({self.label})" if self.label else ""
+        return Actor(f"{self.role.value} key {self.key_id}{named}", self.key_id)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made an admin change, as the change log names them."""
+
+    name: str
+    key_id: int | None = None
+
+
+SYSTEM = Actor("system")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ The API layer imports from here only; the row types it renders are re-exported b
 from loyalty.domain.cart import CartLine, PurchaseRequest
 from loyalty.domain.lifecycle import PointsPolicy, Tier, TierChange, TierPolicy
 from loyalty.domain.rebates import Rebate
-from loyalty.service.access import create_api_key, principal_for_api_key
+from loyalty.service.access import create_api_key, principal_for_api_key, revoke_api_key
 from loyalty.service.accounts import (
     AdjustOutcome,
     LedgerPage,
@@ -16,6 +16,7 @@ from loyalty.service.accounts import (
 )
 from loyalty.service.audit import verify_ledger
 from loyalty.service.catalog import list_products, upsert_products
+from loyalty.service.changes import ChangePage, list_changes
 from loyalty.service.expiry import Expired, expire_points, lifecycle_forever, run_lifecycle
 from loyalty.service.nudges import nudges_for, set_nudge_limits
 from loyalty.service.program import get_program, load_seed, set_points_policy
@@ -73,6 +74,7 @@ from loyalty.service.views import (
     purchases_by_keys,
 )
 from loyalty.store.catalog import ProgramRow
+from loyalty.store.changes import ChangeRow
 from loyalty.store.lots import ExpiringRow
 from loyalty.store.nudges import NudgeRow
 from loyalty.store.rewards import RewardRow, VoucherRow
@@ -82,6 +84,8 @@ __all__ = [
     "AdjustOutcome",
     "Cart",
     "CartLine",
+    "ChangePage",
+    "ChangeRow",
     "EntryRow",
     "Expired",
     "ExpiringRow",
@@ -131,6 +135,7 @@ __all__ = [
     "ledger_page",
     "lifecycle_forever",
     "lines_by_keys",
+    "list_changes",
     "list_products",
     "list_rewards",
     "list_rules",
@@ -144,6 +149,7 @@ __all__ = [
     "record_return",
     "redeem_reward",
     "review_tiers",
+    "revoke_api_key",
     "run_lifecycle",
     "set_nudge_limits",
     "set_points_policy",

@@ -5,22 +5,50 @@ from __future__ import annotations
 import hashlib
 import time
 
-from loyalty.domain.access import Principal, Role, generate_api_key, secret_matches, split_api_key
+from loyalty.domain.access import (
+    SYSTEM,
+    Actor,
+    Principal,
+    Role,
+    generate_api_key,
+    secret_matches,
+    split_api_key,
+)
 from loyalty.domain.cart import validate_identifier
 from loyalty.errors import ValidationError
+from loyalty.service.changes import record_change
 from loyalty.store import apikeys
 from loyalty.store.database import Pool, connection, transaction
 
 
-async def create_api_key(pool: Pool, role: Role, store_id: str | None, label: str = "") -> str:
+async def create_api_key(
+    pool: Pool, role: Role, store_id: str | None, label: str = "", actor: Actor = SYSTEM
+) -> str:
     if role is Role.CUSTOMER:
         raise ValidationError("role", "customers sign in with tokens, not API keys")
     if store_id is not None:
         store_id = validate_identifier("store", store_id)
     key = generate_api_key()
     async with transaction(pool) as conn:
-        await apikeys.insert_api_key(conn, key.prefix, key.secret_hash, role.value, store_id, label)
+        key_id = await apikeys.insert_api_key(
+            conn, key.prefix, key.secret_hash, role.value, store_id, label
+        )
+        after = {"prefix": key.prefix, "role": role.value, "storeId": store_id, "label": label}
+        await record_change(conn, actor, "createApiKey", ("api_key", str(key_id)), None, after)
     return key.plaintext
+
+
+async def revoke_api_key(pool: Pool, prefix: str, actor: Actor = SYSTEM) -> bool:
+    """Revoke a key by its public prefix; False when no live key has it. Processes that have
+    the key cached accept it for at most KEY_CACHE_SECONDS more."""
+    async with transaction(pool) as conn:
+        row = await apikeys.revoke_api_key(conn, prefix)
+        if row is None:
+            return False
+        was = {"prefix": row.prefix, "role": row.role, "storeId": row.store_id, "label": row.label}
+        now = {**was, "revoked": True}
+        await record_change(conn, actor, "revokeApiKey", ("api_key", str(row.id)), was, now)
+    return True
 
 
 # Keys that checked out, by a hash of the whole key, for a little while: a POS sends its key
@@ -45,7 +73,7 @@ async def principal_for_api_key(pool: Pool, key: str) -> Principal | None:
         row = await apikeys.find_api_key(conn, prefix)
     if row is None or not secret_matches(secret, row.secret_hash):
         return None
-    principal = Principal(Role(row.role), store_id=row.store_id, key_id=row.id)
+    principal = Principal(Role(row.role), store_id=row.store_id, key_id=row.id, label=row.label)
     if len(_known_keys) >= KEY_CACHE_SIZE:
         _known_keys.clear()
     _known_keys[fingerprint] = (principal, now + KEY_CACHE_SECONDS)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.cart import validate_identifier
 from loyalty.errors import InsufficientPointsError, ValidationError
 from loyalty.service import lots
+from loyalty.service.changes import record_change
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
 from loyalty.service.rulebook import Compiled, RuleBook
 from loyalty.store import accounts, ledger, outbox
@@ -45,6 +47,7 @@ async def adjust_points(
     reason: str,
     idempotency_key: str,
     allow_debt: bool = False,
+    actor: Actor = SYSTEM,
 ) -> AdjustOutcome:
     customer_id = validate_identifier("customerId", customer_id)
     idempotency_key = validate_identifier("idempotencyKey", idempotency_key)
@@ -63,6 +66,11 @@ async def adjust_points(
         if stored is None:
             change = Adjustment(customer_id, points, reason, allow_debt)
             stored = await _adjust(conn, compiled, change, idempotency_key)
+            if "refused" not in stored:
+                was = {"balance": stored["balance"] - points}
+                now = {**stored, "points": points, "reason": reason, "allowDebt": allow_debt}
+                subject = ("customer", customer_id)
+                await record_change(conn, actor, "adjustPoints", subject, was, now)
         entry = None
         if "refused" not in stored:
             entry = await ledger.get_entry(conn, customer_id, stored["entry_id"])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.cart import MAX_UNIT_PRICE, validate_identifier
 from loyalty.errors import ValidationError
+from loyalty.service.changes import record_change
 from loyalty.store import catalog
 from loyalty.store.catalog import ProductRow
 from loyalty.store.database import Pool, connection, transaction
@@ -15,10 +17,19 @@ MAX_PRODUCTS_PER_CALL = 1_000
 MAX_PAGE = 100
 
 
-async def upsert_products(pool: Pool, products: Sequence[ProductRow]) -> int:
+async def upsert_products(pool: Pool, products: Sequence[ProductRow], actor: Actor = SYSTEM) -> int:
     checked = check_products(products)
     async with transaction(pool) as conn:
+        before = await catalog.lock_products(conn, [product.sku for product in checked])
         await catalog.upsert_products(conn, checked)
+        await record_change(
+            conn,
+            actor,
+            "upsertProducts",
+            ("products", ""),
+            before,
+            {product.sku: product for product in checked},
+        )
     return len(checked)
 
 

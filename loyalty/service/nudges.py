@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.engine import Item, Occasion
 from loyalty.domain.nudges import NudgeSettings, Product, Shelf, find_nudges
 from loyalty.domain.rules import NUDGING_KINDS, AddOn, Bundle, Rule, SpendThreshold
 from loyalty.errors import ValidationError
 from loyalty.service.budgets import budgets_left
+from loyalty.service.changes import record_change
 from loyalty.service.purchases import (
     Cart,
     check_cart,
@@ -152,7 +154,11 @@ async def _shelf(
 
 
 async def set_nudge_limits(
-    pool: Pool, book: RuleBook | None, add_on_percent: int, gap_percent: int
+    pool: Pool,
+    book: RuleBook | None,
+    add_on_percent: int,
+    gap_percent: int,
+    actor: Actor = SYSTEM,
 ) -> None:
     """Tune the guardrails: an add-on's most share of the cart, a spend gap's most share of its
     threshold (both percentages); every process picks them up with the rules."""
@@ -160,8 +166,16 @@ async def set_nudge_limits(
         if not 1 <= value <= 100:
             raise ValidationError(field, f"{field} must be 1 to 100")
     async with transaction(pool) as conn:
-        if not await catalog.set_nudge_limits(conn, add_on_percent, gap_percent):
+        program = await catalog.lock_program(conn)
+        if program is None:
             raise ValidationError("program", "the program is not set up yet")
+        await catalog.set_nudge_limits(conn, add_on_percent, gap_percent)
+        before = {
+            "addOnMaxPercent": program.nudge_add_on_max_percent,
+            "spendGapMaxPercent": program.nudge_gap_max_percent,
+        }
+        after = {"addOnMaxPercent": add_on_percent, "spendGapMaxPercent": gap_percent}
+        await record_change(conn, actor, "setNudgeLimits", ("program", ""), before, after)
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()

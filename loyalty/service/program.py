@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.lifecycle import (
     PointsPolicy,
     Tier,
@@ -14,6 +15,7 @@ from loyalty.domain.lifecycle import (
 )
 from loyalty.errors import ValidationError
 from loyalty.service.catalog import seed_products
+from loyalty.service.changes import record_change
 from loyalty.service.rulebook import RuleBook
 from loyalty.service.rules import RuleDraft, insert_draft
 from loyalty.store import catalog, rewards, rules, tiers
@@ -56,12 +58,19 @@ async def get_program(pool: Pool) -> ProgramRow | None:
         return await catalog.get_program(conn)
 
 
-async def set_points_policy(pool: Pool, book: RuleBook | None, policy: PointsPolicy) -> None:
+async def set_points_policy(
+    pool: Pool, book: RuleBook | None, policy: PointsPolicy, actor: Actor = SYSTEM
+) -> None:
     """When points expire and how long they stay pending; lots already earned keep theirs."""
     policy = check_points_policy(policy)
     async with transaction(pool) as conn:
-        if not await catalog.set_points_policy(conn, policy.expiry_months, policy.pending_days):
+        program = await catalog.lock_program(conn)
+        if program is None:
             raise ValidationError("program", "the program is not set up yet")
+        await catalog.set_points_policy(conn, policy.expiry_months, policy.pending_days)
+        before = {"expiryMonths": program.expiry_months, "pendingDays": program.pending_days}
+        after = {"expiryMonths": policy.expiry_months, "pendingDays": policy.pending_days}
+        await record_change(conn, actor, "setPointsPolicy", ("program", ""), before, after)
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()

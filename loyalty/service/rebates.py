@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.cart import MAX_UNIT_PRICE, validate_identifier
 from loyalty.domain.codes import REBATE, new_code, parse_code, shown
 from loyalty.domain.rebates import Rebate
@@ -17,6 +18,7 @@ from loyalty.errors import (
     TooManyAttemptsError,
     ValidationError,
 )
+from loyalty.service.changes import record_change, snapshot
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
 from loyalty.service.throttle import FailureThrottle
 from loyalty.store import accounts, outbox, rebates
@@ -84,7 +86,7 @@ async def issue(
 
 
 async def issue_rebate_code(
-    pool: Pool, customer_id: str, offer: RebateOffer, idempotency_key: str
+    pool: Pool, customer_id: str, offer: RebateOffer, idempotency_key: str, actor: Actor = SYSTEM
 ) -> tuple[Rebate, bool]:
     """An admin's goodwill code; (the code, whether this answers a retry)."""
     customer_id = validate_identifier("customerId", customer_id)
@@ -101,6 +103,9 @@ async def issue_rebate_code(
             return found, True
         rebate = await issue(conn, customer_id, offer, datetime.now(UTC))
         await save_result(conn, ISSUE_SCOPE, idempotency_key, {"code": rebate.code})
+        # The code itself is a bearer credential: the log keeps only its last characters.
+        after = {**snapshot(rebate), "code": shown(rebate.code)[-4:]}
+        await record_change(conn, actor, "issueRebateCode", ("customer", customer_id), None, after)
         return rebate, False
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.cart import validate_identifier
 from loyalty.domain.codes import VOUCHER, new_code, parse_code, shown
 from loyalty.errors import (
@@ -15,6 +16,7 @@ from loyalty.errors import (
     VoucherUnusableError,
 )
 from loyalty.service import lots
+from loyalty.service.changes import record_change
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
 from loyalty.service.rulebook import RuleBook
 from loyalty.store import accounts, ledger, outbox, rewards
@@ -36,7 +38,12 @@ class Redemption:
 
 
 async def create_reward(
-    pool: Pool, name: str, description: str, points_cost: int, days_valid: int = 30
+    pool: Pool,
+    name: str,
+    description: str,
+    points_cost: int,
+    days_valid: int = 30,
+    actor: Actor = SYSTEM,
 ) -> RewardRow:
     name = validate_identifier("name", name)
     if len(description) > 500:
@@ -46,7 +53,9 @@ async def create_reward(
     if not 1 <= days_valid <= 366:
         raise ValidationError("daysValid", "daysValid must be 1 to 366")
     async with transaction(pool) as conn:
-        return await rewards.insert_reward(conn, name, description, points_cost, days_valid)
+        reward = await rewards.insert_reward(conn, name, description, points_cost, days_valid)
+        await record_change(conn, actor, "createReward", ("reward", str(reward.id)), None, reward)
+        return reward
 
 
 async def list_rewards(pool: Pool) -> list[RewardRow]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.rounding import allocate_largest_remainder
 from loyalty.domain.rules import (
     AddOn,
@@ -17,6 +18,7 @@ from loyalty.domain.rules import (
     parse_rule,
 )
 from loyalty.errors import LoyaltyError
+from loyalty.service.changes import record_change
 from loyalty.service.rulebook import RuleBook
 from loyalty.store import catalog, rules, tiers
 from loyalty.store.database import Connection, Pool, connection, transaction
@@ -100,9 +102,12 @@ async def check_draft(conn: Connection, draft: RuleDraft, rule_id: int = 0) -> R
     return rule
 
 
-async def create_rule(pool: Pool, book: RuleBook | None, draft: RuleDraft) -> RuleRow:
+async def create_rule(
+    pool: Pool, book: RuleBook | None, draft: RuleDraft, actor: Actor = SYSTEM
+) -> RuleRow:
     async with transaction(pool) as conn:
         row = await insert_draft(conn, draft)
+        await record_change(conn, actor, "createRule", ("rule", str(row.id)), None, row)
     if book is not None:
         book.invalidate()
     return row
@@ -119,14 +124,18 @@ async def insert_draft(conn: Connection, draft: RuleDraft) -> RuleRow:
     return row
 
 
-async def update_rule(pool: Pool, book: RuleBook | None, rule_id: int, draft: RuleDraft) -> RuleRow:
+async def update_rule(
+    pool: Pool, book: RuleBook | None, rule_id: int, draft: RuleDraft, actor: Actor = SYSTEM
+) -> RuleRow:
     """A new version; ledger entries keep pointing at the version that paid them."""
     async with transaction(pool) as conn:
         rule = await check_draft(conn, draft, rule_id)
-        # The UPDATE locks the rule's row: concurrent updates of one rule take turns.
+        # Locked first: concurrent updates of one rule take turns, each seeing the last.
+        before = await rules.lock_rule(conn, rule_id)
         row = await rules.update_rule(conn, rule_id, draft.fields())
         if row is None:
             raise RuleNotFoundError(str(rule_id))
+        await record_change(conn, actor, "updateRule", ("rule", str(rule_id)), before, row)
         await rules.insert_rule_version(conn, row)
         if rule.caps.budget is not None:
             await set_budget(conn, rule_id, rule.caps.budget)
@@ -136,11 +145,15 @@ async def update_rule(pool: Pool, book: RuleBook | None, rule_id: int, draft: Ru
     return row
 
 
-async def archive_rule(pool: Pool, book: RuleBook | None, rule_id: int) -> RuleRow:
+async def archive_rule(
+    pool: Pool, book: RuleBook | None, rule_id: int, actor: Actor = SYSTEM
+) -> RuleRow:
     async with transaction(pool) as conn:
+        before = await rules.lock_rule(conn, rule_id)
         row = await rules.archive_rule(conn, rule_id)
         if row is None:
             raise RuleNotFoundError(str(rule_id))
+        await record_change(conn, actor, "archiveRule", ("rule", str(rule_id)), before, row)
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.lifecycle import (
     Tier,
     TierChange,
@@ -25,6 +26,7 @@ from loyalty.domain.lifecycle import (
     window_months,
 )
 from loyalty.errors import ValidationError
+from loyalty.service.changes import record_change
 from loyalty.service.rulebook import Compiled, RuleBook, compile_rows
 from loyalty.store import accounts, catalog, outbox, rules, tiers
 from loyalty.store.database import Connection, Pool, connection, transaction
@@ -41,7 +43,11 @@ def held_tier(compiled: Compiled, name: str | None) -> Tier | None:
 
 
 async def set_tiers(
-    pool: Pool, book: RuleBook | None, defined: Sequence[Tier], policy: TierPolicy | None
+    pool: Pool,
+    book: RuleBook | None,
+    defined: Sequence[Tier],
+    policy: TierPolicy | None,
+    actor: Actor = SYSTEM,
 ) -> tuple[Tier, ...]:
     """Replace the program's tiers; customers in a tier that is gone move to the highest
     tier at or below its qualifying points."""
@@ -56,6 +62,7 @@ async def set_tiers(
                     f"rule {rule.id} ({rule.name}) is limited to tier {missing[0]!r}: "
                     "change the rule before removing the tier",
                 )
+        program = await catalog.lock_program(conn)
         before = await tiers.list_tiers(conn)
         await tiers.replace_tiers(conn, checked)
         lowest = tier_for(checked, 0)
@@ -69,10 +76,26 @@ async def set_tiers(
             policy = check_policy(policy)
             if not await catalog.set_tier_policy(conn, policy.window, policy.grace_days):
                 raise ValidationError("program", "the program is not set up yet")
+        kept = (program.tier_window, program.tier_grace_days) if program else (None, None)
+        given = (policy.window, policy.grace_days) if policy else kept
+        await record_change(
+            conn,
+            actor,
+            "setTiers",
+            ("tiers", ""),
+            _tier_settings(before, *kept),
+            _tier_settings(checked, *given),
+        )
         await rules.notify_rules_changed(conn)
     if book is not None:
         book.invalidate()
     return checked
+
+
+def _tier_settings(
+    defined: Sequence[Tier], window: str | None, grace_days: int | None
+) -> dict[str, Any]:
+    return {"tiers": list(defined), "window": window, "graceDays": grace_days}
 
 
 async def list_tiers(pool: Pool) -> list[Tier]:

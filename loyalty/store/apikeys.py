@@ -14,6 +14,7 @@ class ApiKeyRow:
     secret_hash: bytes
     role: str
     store_id: str | None
+    label: str
 
 
 async def insert_api_key(
@@ -36,8 +37,20 @@ async def insert_api_key(
 async def find_api_key(conn: Connection, prefix: str) -> ApiKeyRow | None:
     row = await conn.fetchrow(
         """
-        SELECT id, prefix, secret_hash, role, store_id FROM api_keys
+        SELECT id, prefix, secret_hash, role, store_id, label FROM api_keys
         WHERE prefix = $1 AND revoked_at IS NULL
+        """,
+        prefix,
+    )
+    return ApiKeyRow(**row) if row else None
+
+
+async def revoke_api_key(conn: Connection, prefix: str) -> ApiKeyRow | None:
+    row = await conn.fetchrow(
+        """
+        UPDATE api_keys SET revoked_at = now()
+        WHERE prefix = $1 AND revoked_at IS NULL
+        RETURNING id, prefix, secret_hash, role, store_id, label
         """,
         prefix,
     )

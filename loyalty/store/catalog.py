@@ -65,6 +65,10 @@ async def ensure_program(conn: Connection, name: str, currency: str, timezone: s
     )
 
 
+PROGRAM_COLUMNS = """name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent,
+    tier_window, tier_grace_days, expiry_months, pending_days"""
+
+
 @dataclass(frozen=True)
 class ProgramRow:
     name: str
@@ -79,13 +83,13 @@ class ProgramRow:
 
 
 async def get_program(conn: Connection) -> ProgramRow | None:
-    row = await conn.fetchrow(
-        """
-        SELECT name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent,
-               tier_window, tier_grace_days, expiry_months, pending_days
-        FROM program WHERE id = 1
-        """
-    )
+    row = await conn.fetchrow(f"SELECT {PROGRAM_COLUMNS} FROM program WHERE id = 1")
+    return ProgramRow(**row) if row else None
+
+
+async def lock_program(conn: Connection) -> ProgramRow | None:
+    """The program's settings, locked until the transaction ends: a change's "before"."""
+    row = await conn.fetchrow(f"SELECT {PROGRAM_COLUMNS} FROM program WHERE id = 1 FOR UPDATE")
     return ProgramRow(**row) if row else None
 
 
@@ -124,6 +128,18 @@ async def get_products(conn: Connection, skus: Sequence[str]) -> dict[str, Produ
         """
         SELECT sku, name, category, family, size_rank, price FROM products
         WHERE sku = ANY($1::text[])
+        """,
+        list(skus),
+    )
+    return {row["sku"]: ProductRow(**row) for row in rows}
+
+
+async def lock_products(conn: Connection, skus: Sequence[str]) -> dict[str, ProductRow]:
+    """The products as they are now, locked until the transaction ends."""
+    rows = await conn.fetch(
+        """
+        SELECT sku, name, category, family, size_rank, price FROM products
+        WHERE sku = ANY($1::text[]) ORDER BY sku FOR UPDATE
         """,
         list(skus),
     )

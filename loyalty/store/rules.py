@@ -121,6 +121,12 @@ async def get_rule(conn: Connection, rule_id: int) -> RuleRow | None:
     return RuleRow(**row) if row else None
 
 
+async def lock_rule(conn: Connection, rule_id: int) -> RuleRow | None:
+    """The rule as it is now, locked until the transaction ends: an update's "before"."""
+    row = await conn.fetchrow(f"SELECT {RULE_COLUMNS} FROM rules WHERE id = $1 FOR UPDATE", rule_id)
+    return RuleRow(**row) if row else None
+
+
 async def list_rules(conn: Connection, include_archived: bool) -> list[RuleRow]:
     rows = await conn.fetch(
         f"""

@@ -4,7 +4,7 @@ a table of them. `make test` runs it at a quick scale; `make reliability` at ful
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -43,17 +43,19 @@ def trial(request: pytest.FixtureRequest) -> Iterator[Trial]:
     yield found
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     found = _trials.get(item.nodeid)
     if found is None:
-        return
+        return report
     if report.failed:
         found.held = False
     elif report.when == "call" and report.passed and found.held is None:
         found.held = True
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
