@@ -83,6 +83,7 @@ def server_env(dsn: str, port: int) -> dict[str, str]:
         "LOYALTY_PORT": str(port),
         "LOYALTY_STATS_SECONDS": "0",
         "LOYALTY_LIFECYCLE_SECONDS": "0",
+        "LOYALTY_RATE_LIMIT": "0",  # one key drives the whole load
         "LOYALTY_LOG_LEVEL": "WARNING",
         "LOYALTY_ENV": "production",
     }

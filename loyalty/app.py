@@ -18,7 +18,7 @@ from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.metrics import Metrics
 from loyalty.requestlog import RequestGuard
-from loyalty.service import FailureThrottle, Pool, RuleBook
+from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
 from loyalty.service.expiry import lifecycle_forever
 from loyalty.service.stats import refresh_forever
 from loyalty.store.database import create_pool, ping
@@ -27,12 +27,13 @@ from loyalty.store.database import create_pool, ping
 class Runtime:
     """The pool and rule book, opened by the lifespan or handed in by the caller."""
 
-    def __init__(self, dsn: str | None, pool: Pool | None) -> None:
+    def __init__(self, dsn: str | None, pool: Pool | None, limiter: RateLimiter) -> None:
         self.dsn = dsn
         self.given_pool = pool
         self._pool = pool
         self._rulebook: RuleBook | None = None
         self.throttle = FailureThrottle()
+        self.limiter = limiter
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -88,7 +89,7 @@ class Runtime:
 def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None = None) -> ASGIApp:
     """The service; with a pool it uses that pool, with a dsn it also LISTENs for rule changes."""
     settings.require_jwt_secret()
-    runtime = Runtime(dsn, pool)
+    runtime = Runtime(dsn, pool, RateLimiter(settings.rate_limit, settings.rate_burst))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -106,6 +106,7 @@ def settings() -> Settings:
             "LOYALTY_LOG_LEVEL": "INFO",
             "LOYALTY_STATS_SECONDS": "0",  # tests refresh statistics when they mean to
             "LOYALTY_LIFECYCLE_SECONDS": "0",  # and expire points when they mean to
+            "LOYALTY_RATE_LIMIT": "0",  # and limit rates when they test the limit
         }
     )
 

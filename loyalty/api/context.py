@@ -51,6 +51,14 @@ class Context:
         return self.principal.actor
 
     @property
+    def rate_key(self) -> str:
+        """Whose budget a request spends: a key's, a customer's, or an address's."""
+        if self.principal is None:
+            client = self.request.client
+            return f"address:{client.host if client else 'unknown'}"
+        return self.caller
+
+    @property
     def caller(self) -> str:
         """Who is calling, as the throttle counts them."""
         principal = self.principal

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Protocol
 
 import orjson
 import strawberry
+from cross_web import AsyncHTTPRequestAdapter
 from graphql import FieldNode, GraphQLError, GraphQLSchema, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,17 +25,19 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from loyalty.api import errors
 from loyalty.api.auth import resolve_principal
 from loyalty.api.context import Context, Loaders
+from loyalty.api.limits import RATE_LIMITED, QueryCostLimiter
 from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
 from loyalty.api.scalars import SCALARS
 from loyalty.config import Settings
-from loyalty.service import FailureThrottle, Pool, RuleBook
+from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
 
 
 class Runtime(Protocol):
@@ -47,6 +51,9 @@ class Runtime(Protocol):
 
     @property
     def throttle(self) -> FailureThrottle: ...
+
+    @property
+    def limiter(self) -> RateLimiter: ...
 
 
 class OperationLog(SchemaExtension):
@@ -95,7 +102,9 @@ class LoyaltySchema(strawberry.Schema):
         """Quiet: ErrorPolicy logs the bugs; the rest are the client's own mistakes."""
 
 
-def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry.Schema:
+def build_schema(
+    *, max_depth: int = 10, max_cost: int = 5_000, mask_errors: bool = True
+) -> strawberry.Schema:
     # The limiters' rule classes are made once: the validation cache is keyed by them, and
     # fresh classes on every request would make every request miss it.
     guards = [
@@ -112,6 +121,7 @@ def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry
             OperationLog,
             lambda: AddValidationRules(guards),
             lambda: MaxTokensLimiter(max_token_count=2_000),
+            lambda: QueryCostLimiter(max_cost=max_cost),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
         ],
@@ -121,12 +131,42 @@ def build_schema(*, max_depth: int = 10, mask_errors: bool = True) -> strawberry
 class LoyaltyGraphQL(GraphQL[Context, None]):
     def __init__(self, runtime: Runtime, settings: Settings) -> None:
         super().__init__(
-            build_schema(max_depth=settings.max_query_depth, mask_errors=not settings.development),
+            build_schema(
+                max_depth=settings.max_query_depth,
+                max_cost=settings.max_query_cost,
+                mask_errors=not settings.development,
+            ),
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=False,
         )
         self.runtime = runtime
         self.settings = settings
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        # Counted before the query is even parsed, so a flood costs as little as possible.
+        wait = self.runtime.limiter.wait_for(context.rate_key)
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(retry)
+            request.scope.setdefault("state", {})["outcome"] = "rate_limited"
+            message = (
+                f"too many requests from this caller: {self.settings.rate_limit:g} a second "
+                f"are allowed; try again in {retry} s"
+            )
+            extensions = {"code": RATE_LIMITED, "retryAfterSeconds": retry}
+            return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def decode_json(self, data: str | bytes) -> object:
         body = orjson.loads(data)  # its JSONDecodeError is json's: strawberry answers 400

@@ -59,7 +59,7 @@ from loyalty.service.standing import (
     tier_status,
     unspendable_by_ids,
 )
-from loyalty.service.throttle import FailureThrottle
+from loyalty.service.throttle import FailureThrottle, RateLimiter
 from loyalty.service.tiers import Reviewed, list_tiers, review_tiers, set_tiers
 from loyalty.service.views import (
     AccountRow,
@@ -101,6 +101,7 @@ __all__ = [
     "PurchaseRequest",
     "PurchaseRow",
     "QuoteOutcome",
+    "RateLimiter",
     "Rebate",
     "RebateOffer",
     "Redemption",

@@ -42,3 +42,40 @@ class FailureThrottle:
 
     def failed(self, who: str) -> None:
         self.failures.setdefault(who, deque(maxlen=64)).append(self.clock())
+
+
+MAX_CALLERS = 100_000
+
+
+class RateLimiter:
+    """Requests per second per caller in this process: a token bucket each, `burst` deep."""
+
+    def __init__(
+        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self.clock = clock
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def wait_for(self, who: str) -> float:
+        """0 and a request is counted, or the seconds until this caller may send one."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.clock()
+        tokens, then = self.buckets.get(who, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if len(self.buckets) >= MAX_CALLERS and who not in self.buckets:
+            self._forget_idle(now)
+        if tokens >= 1.0:
+            self.buckets[who] = (tokens - 1.0, now)
+            return 0.0
+        self.buckets[who] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop callers whose bucket has filled up again: forgetting them changes nothing."""
+        full = self.burst / self.rate
+        self.buckets = {
+            who: (tokens, then) for who, (tokens, then) in self.buckets.items() if now - then < full
+        }

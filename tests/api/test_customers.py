@@ -63,8 +63,9 @@ async def test_a_forged_cursor_is_a_clear_error(client: httpx.AsyncClient) -> No
 
 
 async def test_page_size_is_bounded(client: httpx.AsyncClient) -> None:
-    body = await gql(client, ME, {"first": 10_000}, auth=customer_token("a"))
+    body = await gql(client, ME, {"first": 101}, auth=customer_token("a"))
     assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "first must be between 1 and 100" in body["errors"][0]["message"]
 
 
 async def test_a_customer_cannot_read_another_customer(

@@ -1,0 +1,76 @@
+"""Abuse is refused cheaply: oversized pages, aliased fields, and callers who send too much
+(depth and body size: tests/api/test_purchase.py)."""
+
+from dataclasses import replace
+
+import httpx
+
+from loyalty import service
+from loyalty.app import create_app
+from loyalty.config import Settings
+from loyalty.domain.access import Role
+from loyalty.store.database import Pool
+from tests.support import customer_token, gql, serving
+
+LEDGER = "ledger(first: {n}) {{ edges {{ node {{ id points kind balanceAfter }} }} }}"
+
+
+async def test_a_query_for_ten_thousand_entries_is_refused_before_it_runs(
+    client: httpx.AsyncClient,
+) -> None:
+    query = "{ me { balance " + LEDGER.format(n=10_000) + " } }"
+    body = await gql(client, query, auth=customer_token("alice"))
+    assert body["data"] is None  # nothing resolved, not even `me`
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert error["extensions"]["cost"] > 5_000
+    assert "ask for smaller pages" in error["message"]
+
+
+async def test_one_page_aliased_thirty_times_is_refused_and_one_page_is_not(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    page = LEDGER.format(n=100)
+    one = await gql(client, "{ me { " + page + " } }", auth=customer_token("alice"))
+    assert "errors" not in one, one
+    many = " ".join(f"a{n}: {page}" for n in range(30))
+    body = await gql(client, "{ me { " + many + " } }", auth=customer_token("alice"))
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_a_field_aliased_a_thousand_times_is_refused(client: httpx.AsyncClient) -> None:
+    query = "{ " + " ".join(f"a{n}: me {{ balance }}" for n in range(1_000)) + " }"
+    body = await gql(client, query, auth=customer_token("alice"))
+    assert body["data"] is None
+    messages = " ".join(error["message"] for error in body["errors"])
+    assert "token" in messages or "aliases" in messages
+
+
+async def test_a_caller_over_its_rate_is_told_when_to_come_back(
+    pool: Pool, settings: Settings, dsn: str
+) -> None:
+    limited = replace(settings, rate_limit=2.0, rate_burst=5)
+    first = await service.create_api_key(pool, Role.POS, None, "till 1")
+    second = await service.create_api_key(pool, Role.POS, None, "till 2")
+    async with serving(create_app(limited, pool=pool, dsn=dsn)) as client:
+
+        async def ask(key: str | None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            return await client.post(
+                "/graphql", json={"query": "{ tiers { name } }"}, headers=headers
+            )
+
+        burst = [await ask(first) for _ in range(5)]
+        assert [r.status_code for r in burst] == [200] * 5
+        over = await ask(first)
+        assert over.status_code == 429
+        assert over.headers["retry-after"] == "1"
+        [error] = over.json()["errors"]
+        assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfterSeconds": 1}
+        assert error["message"] == (
+            "too many requests from this caller: 2 a second are allowed; try again in 1 s"
+        )
+        assert (await ask(second)).status_code == 200  # another key has its own budget
+        anonymous = [(await ask(None)).status_code for _ in range(6)]
+        assert anonymous == [200] * 5 + [429]  # callers without a key count by address

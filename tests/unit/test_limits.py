@@ -1,0 +1,80 @@
+"""What a query could cost, and the per-caller rate limit, without a server."""
+
+import pytest
+from graphql import parse
+
+from loyalty.api.limits import LIST_GUESS, query_cost
+from loyalty.api.schema import build_schema
+from loyalty.service.throttle import RateLimiter
+
+SCHEMA = build_schema()._schema
+
+
+def cost(query: str, variables: dict[str, object] | None = None) -> int:
+    return query_cost(SCHEMA, parse(query), None, variables)
+
+
+def test_a_plain_object_costs_one_per_field() -> None:
+    assert cost("{ me { balance debt } }") == 1 + 2
+    assert cost("{ me { __typename balance } }") == 1 + 1  # __typename is free
+
+
+def test_a_page_argument_sizes_the_list_inside_a_connection() -> None:
+    one_page = "{ me { ledger(first: 100) { edges { node { id points } } } } }"
+    # me(1) + ledger: 100 x (1 + edges(1 + node(1 + 2)))
+    assert cost(one_page) == 1 + 100 * (1 + 1 * (1 + 1 * (1 + 2)))
+
+
+def test_a_page_size_comes_from_a_variable_its_default_or_the_field_default() -> None:
+    query = "query Q($n: Int! = 7) { me { ledger(first: $n) { edges { cursor } } } }"
+    assert cost(query, {"n": 50}) == 1 + 50 * (1 + 1 * (1 + 1))
+    assert cost(query) == 1 + 7 * (1 + 1 * (1 + 1))
+    assert cost("{ me { ledger { edges { cursor } } } }") == 1 + 20 * (1 + 1 * (1 + 1))
+
+
+def test_a_list_without_a_page_size_counts_as_a_guess() -> None:
+    assert cost("{ rules { id name } }") == LIST_GUESS * (1 + 2)
+
+
+def test_aliases_and_fragments_count_every_time_they_are_asked_for() -> None:
+    single = cost("{ me { ledger(first: 100) { edges { cursor } } } }")
+    aliased = (
+        "{ "
+        + " ".join(f"a{n}: me {{ ledger(first: 100) {{ edges {{ cursor }} }} }}" for n in range(3))
+        + " }"
+    )
+    assert cost(aliased) == 3 * single
+    spread = """
+    query { me { ...L } }
+    fragment L on Customer { ledger(first: 100) { edges { cursor } } }
+    """
+    assert cost(spread) == single
+
+
+def test_the_limiter_allows_a_burst_then_the_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=2, burst=3, clock=lambda: now[0])
+    assert [limiter.wait_for("key:1") for _ in range(3)] == [0, 0, 0]
+    assert limiter.wait_for("key:1") == pytest.approx(0.5)
+    assert limiter.wait_for("key:2") == 0  # another caller has its own bucket
+    now[0] = 0.5
+    assert limiter.wait_for("key:1") == 0  # one token back after 1/rate seconds
+    assert limiter.wait_for("key:1") > 0
+
+
+def test_a_rate_of_zero_turns_the_limit_off() -> None:
+    limiter = RateLimiter(rate=0, burst=1)
+    assert all(limiter.wait_for("key:1") == 0 for _ in range(1_000))
+
+
+def test_idle_callers_are_forgotten_when_the_table_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("loyalty.service.throttle.MAX_CALLERS", 3)
+    now = [0.0]
+    limiter = RateLimiter(rate=1, burst=2, clock=lambda: now[0])
+    for who in ("a", "b", "c"):
+        limiter.wait_for(who)
+    now[0] = 10.0  # every bucket is full again
+    limiter.wait_for("d")
+    assert set(limiter.buckets) == {"d"}
