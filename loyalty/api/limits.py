@@ -34,6 +34,11 @@ PAGE_ARGUMENTS = ("first", "limit")
 # (rules, rewards, tiers, a purchase's lines), and a guess keeps nesting them from being free.
 LIST_GUESS = 10
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+TOO_LARGE = "QUERY_TOO_LARGE"
+# The largest query in the README has 100 tokens in 650 characters; parsing costs about 12 us
+# a token, so these bound what an unparseable query can cost to about one ordinary request.
+MAX_QUERY_CHARS = 10_000
+MAX_TOKENS = 1_000
 RATE_LIMITED = "RATE_LIMITED"
 
 

@@ -32,7 +32,13 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from loyalty.api import errors
 from loyalty.api.auth import resolve_principal
 from loyalty.api.context import Context, Loaders
-from loyalty.api.limits import RATE_LIMITED, QueryCostLimiter
+from loyalty.api.limits import (
+    MAX_QUERY_CHARS,
+    MAX_TOKENS,
+    RATE_LIMITED,
+    TOO_LARGE,
+    QueryCostLimiter,
+)
 from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
 from loyalty.api.scalars import SCALARS
@@ -120,7 +126,7 @@ def build_schema(
             lambda: errors.ErrorPolicy(mask=mask_errors),
             OperationLog,
             lambda: AddValidationRules(guards),
-            lambda: MaxTokensLimiter(max_token_count=2_000),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: QueryCostLimiter(max_cost=max_cost),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
@@ -151,7 +157,14 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        # Counted before the query is even parsed, so a flood costs as little as possible.
+        # Both checked before the query is even parsed, so abuse costs as little as possible.
+        if len(request_data.query or "") > MAX_QUERY_CHARS:
+            message = (
+                f"the query is {len(request_data.query or ''):,} characters long and the limit "
+                f"is {MAX_QUERY_CHARS:,}: send the values as variables"
+            )
+            error = GraphQLError(message, extensions={"code": TOO_LARGE})
+            return ExecutionResult(data=None, errors=[error])
         wait = self.runtime.limiter.wait_for(context.rate_key)
         if wait > 0:
             retry = max(1, math.ceil(wait))

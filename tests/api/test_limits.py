@@ -44,7 +44,8 @@ async def test_a_field_aliased_a_thousand_times_is_refused(client: httpx.AsyncCl
     body = await gql(client, query, auth=customer_token("alice"))
     assert body["data"] is None
     messages = " ".join(error["message"] for error in body["errors"])
-    assert "token" in messages or "aliases" in messages
+    assert body["errors"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert "send the values as variables" in messages
 
 
 async def test_a_caller_over_its_rate_is_told_when_to_come_back(
@@ -74,3 +75,17 @@ async def test_a_caller_over_its_rate_is_told_when_to_come_back(
         assert (await ask(second)).status_code == 200  # another key has its own budget
         anonymous = [(await ask(None)).status_code for _ in range(6)]
         assert anonymous == [200] * 5 + [429]  # callers without a key count by address
+
+
+async def test_a_short_query_of_many_tokens_or_aliases_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    dense = "{" + " ".join(f"a{n}:me{{balance}}" for n in range(300)) + "}"
+    assert len(dense) < 10_000
+    body = await gql(client, dense, auth=customer_token("alice"))
+    assert body["data"] is None
+    assert "more than 1000 tokens" in body["errors"][0]["message"]
+    aliased = "{" + " ".join(f"a{n}:me{{balance}}" for n in range(31)) + "}"
+    body = await gql(client, aliased, auth=customer_token("alice"))
+    assert body["data"] is None
+    assert "aliases" in body["errors"][0]["message"]
