@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check fmt schema bench bench-large bench-rules bench-nudges clean
+.PHONY: help install run test reliability check fmt schema bench bench-large bench-rules bench-nudges clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ run: install ## Start the embedded database, load the demo and serve on :8000
 
 test: install ## Run the test suite (extra flags in PYTEST_ARGS)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+reliability: install ## Crash, database restart, retries, races, fuzz and abuse at full scale; prints a table
+	LOYALTY_RELIABILITY=full $(PY) -m pytest tests/reliability $(PYTEST_ARGS)
 
 check: install ## Formatting, lint and types
 	$(PY) -m ruff format --check .
