@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import quote
 
 SUPERUSER = "loyalty"
@@ -20,6 +20,7 @@ _MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) minus the trailing NUL
 _PG_LIB = Path("/usr/lib/postgresql")
 _SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 _FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+StopMode = Literal["smart", "fast", "immediate"]
 _CREATE_DATABASE = """\
 SELECT format('CREATE DATABASE %I', :'name')
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'name') \\gexec
@@ -209,12 +210,17 @@ class EmbeddedPostgres:
             self._dsn = self._start_pgserver() if bindir is None else self._start_with(bindir)
         return self._dsn
 
-    def stop(self) -> None:
-        """Stop the server if this object started it; a server we reused stays up."""
+    def stop(self, mode: StopMode = "fast") -> None:
+        """Stop the server if this object started it; a server we reused stays up.
+
+        `fast` rolls back open transactions and checkpoints; `immediate` ends every process
+        at once, as a crash would, and the next start recovers from the WAL. Either way
+        start() brings the server back on the same socket.
+        """
         command, self._stop_command = self._stop_command, None
         self._dsn = None
         if command is not None and _postmaster(self.data_dir) is not None:
-            _run(command, self._account, log=self.log)
+            _run([*command, "-m", mode, "stop"], self._account, log=self.log)
 
     def __enter__(self) -> Self:
         self.start()
@@ -260,7 +266,7 @@ class EmbeddedPostgres:
             log=self.log,
             new_session=True,
         )
-        self._stop_command = [*pg_ctl, "-m", "fast", "stop"]
+        self._stop_command = pg_ctl
 
     def _start_pgserver(self) -> str:
         from pgserver import postgres_server  # only needed where PostgreSQL is not installed
@@ -278,6 +284,6 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(system_user)
             self._account = _Account(system_user, entry.pw_uid, entry.pw_gid)
         if not already_running:
-            self._stop_command = [*_pg_ctl(bindir, self.data_dir), "-m", "fast", "stop"]
+            self._stop_command = _pg_ctl(bindir, self.data_dir)
         _ensure_database(bindir / "psql", server.get_uri("postgres"), self.database)
         return server.get_uri(self.database)
