@@ -43,6 +43,7 @@ from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
 from loyalty.api.scalars import SCALARS
 from loyalty.config import Settings
+from loyalty.errors import UnavailableError
 from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
 
 
@@ -177,9 +178,15 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             )
             extensions = {"code": RATE_LIMITED, "retryAfterSeconds": retry}
             return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
-        return await super().execute_single(
+        result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
+        if any(isinstance(e.original_error, UnavailableError) for e in result.errors or ()):
+            # The database was away for part of this request: the whole of it may be sent
+            # again, which a 200 cannot say to a client's retry logic or a load balancer.
+            sub_response.status_code = 503
+            sub_response.headers["Retry-After"] = "1"
+        return result
 
     def decode_json(self, data: str | bytes) -> object:
         body = orjson.loads(data)  # its JSONDecodeError is json's: strawberry answers 400
