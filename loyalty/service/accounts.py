@@ -92,15 +92,20 @@ async def _adjust(
     conn: Connection, compiled: Compiled, change: Adjustment, key: str
 ) -> dict[str, Any]:
     customer_id, points = change.customer_id, change.points
-    account = await accounts.lock_or_open_account(conn, customer_id)
+    account = await accounts.lock_account(conn, customer_id)
     now = datetime.now(UTC)
-    before = (
-        await lots.expire_due(conn, compiled.timezone, customer_id, account.balance, now)
-    ).balance
+    before = 0
+    if account is not None:
+        before = (
+            await lots.expire_due(conn, compiled.timezone, customer_id, account.balance, now)
+        ).balance
     if before + points < 0 and not change.allow_debt:
-        # A refusal is a result too: the same request with this key gets it again.
+        # A refusal is a result too: the same request with this key gets it again. It opens
+        # no account: a customer never seen stays unseen.
         result: dict[str, Any] = {"refused": {"balance": before, "requested": -points}}
     else:
+        if account is None:
+            await accounts.lock_or_open_account(conn, customer_id)
         balance = await accounts.change_balance(conn, customer_id, points)
         entry = ledger.NewEntry(
             "adjust", points, reason=change.reason, debt_allowed=change.allow_debt

@@ -97,11 +97,14 @@ async def _redeem(
     reward = await rewards.get_reward(conn, reward_id)
     if reward is None or not reward.active:
         raise RewardNotFoundError(str(reward_id))
-    account = await accounts.lock_or_open_account(conn, customer_id)
+    # A customer never seen has nothing to spend, and a refusal opens no account for them.
+    account = await accounts.lock_account(conn, customer_id)
     now = datetime.now(UTC)
-    expired = await lots.expire_due(conn, tz, customer_id, account.balance, now)
-    # Points still inside the return window are not spendable yet.
-    available = expired.balance - await lots.unspendable(conn, customer_id, now)
+    available = 0
+    if account is not None:
+        expired = await lots.expire_due(conn, tz, customer_id, account.balance, now)
+        # Points still inside the return window are not spendable yet.
+        available = expired.balance - await lots.unspendable(conn, customer_id, now)
     if available < reward.points_cost:
         result: dict[str, Any] = {
             "refused": {"balance": available, "requested": reward.points_cost}

@@ -82,8 +82,10 @@ async def ensure_account(conn: Connection, customer_id: str) -> None:
 
 
 async def get_accounts(conn: Connection, customer_ids: list[str]) -> dict[str, AccountRow]:
+    # PostgreSQL text cannot hold a NUL: no account has such an id, and asking would fail.
+    storable = [customer_id for customer_id in customer_ids if "\x00" not in customer_id]
     rows = await conn.fetch(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE customer_id = ANY($1::text[])",
-        customer_ids,
+        storable,
     )
     return {row["customer_id"]: AccountRow(**row) for row in rows}

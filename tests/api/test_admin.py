@@ -201,3 +201,21 @@ async def test_balances_beyond_32_bits_are_served(
         assert body["data"]["adjustPoints"]["balance"] == (n + 1) * 1_000_000_000
     read = await gql(client, '{ customer(id: "alice") { balance } }', auth=admin_key)
     assert read["data"]["customer"]["balance"] == 3_000_000_000
+
+
+async def test_a_refused_take_from_a_customer_never_seen_leaves_them_unseen(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    body = {**adjustment(-15), "customerId": "stranger"}
+    refused = await gql(client, ADJUST, {"input": body}, auth=admin_key)
+    error = refused["data"]["adjustPoints"]
+    assert (error["__typename"], error["balance"], error["requested"]) == (
+        "InsufficientPointsError",
+        0,
+        15,
+    )
+    seen = await gql(client, '{ customer(id: "stranger") { id } }', auth=admin_key)
+    assert seen == {"data": {"customer": None}}
+    assert await pool.fetchval("SELECT count(*) FROM accounts") == 0
+    again = await gql(client, ADJUST, {"input": body}, auth=admin_key)
+    assert again["data"]["adjustPoints"] == error  # the refusal is still kept under its key

@@ -118,3 +118,13 @@ async def test_requests_without_valid_credentials_get_a_clear_error(
         "/graphql", json={"query": "{ me { id } }"}, headers={"Authorization": "Basic abc"}
     )
     assert "Bearer" in basic.json()["errors"][0]["message"]
+
+
+async def test_an_id_no_account_could_have_is_simply_not_found(
+    client: httpx.AsyncClient, pool: Pool
+) -> None:
+    staff = await service.create_api_key(pool, Role.POS, None, "till")
+    query = "query C($id: String!) { customer(id: $id) { id } }"
+    for odd in ("a\x00b", "\x00"):  # PostgreSQL text cannot hold a NUL
+        body = await gql(client, query, {"id": odd}, auth=staff)
+        assert body == {"data": {"customer": None}}, odd

@@ -127,3 +127,20 @@ async def test_bad_rewards_and_vouchers_are_refused_clearly(
     assert nobody["data"]["redeemReward"]["code"] == "INVALID_INPUT"
     listed = await gql(client, "{ rewards { name } }", auth=customer_token("a"))
     assert listed["data"]["rewards"] == []
+
+
+async def test_a_refused_redemption_by_a_customer_never_seen_leaves_them_unseen(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    reward_id = await reward(client, admin_key)
+    variables = {"reward": reward_id, "key": "r1", "customer": "stranger"}
+    body = await gql(client, REDEEM, variables, auth=admin_key)
+    refused = body["data"]["redeemReward"]
+    assert (refused["__typename"], refused["balance"], refused["requested"]) == (
+        "InsufficientPointsError",
+        0,
+        60,
+    )
+    seen = await gql(client, '{ customer(id: "stranger") { id } }', auth=admin_key)
+    assert seen == {"data": {"customer": None}}
+    assert await pool.fetchval("SELECT count(*) FROM accounts") == 0
