@@ -32,6 +32,7 @@ class Settings:
     max_body_bytes: int
     max_query_depth: int
     max_query_cost: int
+    introspection: bool
     rate_limit: float
     rate_burst: int
     pool_min_size: int
@@ -85,6 +86,9 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         max_body_bytes=config("LOYALTY_MAX_BODY_BYTES", cast=int, default=1_000_000),
         max_query_depth=config("LOYALTY_MAX_QUERY_DEPTH", cast=int, default=10),
         max_query_cost=config("LOYALTY_MAX_QUERY_COST", cast=int, default=5_000),
+        introspection=config(
+            "LOYALTY_INTROSPECTION", cast=bool, default=environment == DEVELOPMENT
+        ),
         rate_limit=config("LOYALTY_RATE_LIMIT", cast=float, default=100.0),
         rate_burst=config("LOYALTY_RATE_BURST", cast=int, default=200),
         pool_min_size=config("LOYALTY_POOL_MIN_SIZE", cast=int, default=2),

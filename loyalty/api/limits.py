@@ -22,12 +22,13 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
     get_operation_ast,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 
 PAGE_ARGUMENTS = ("first", "limit")
 # A list without a page size is counted as this many items: the ones the schema has are short
@@ -39,7 +40,41 @@ TOO_LARGE = "QUERY_TOO_LARGE"
 # a token, so these bound what an unparseable query can cost to about one ordinary request.
 MAX_QUERY_CHARS = 10_000
 MAX_TOKENS = 1_000
+MAX_EXPANDED_FIELDS = 2_000
 RATE_LIMITED = "RATE_LIMITED"
+
+
+def expanded_size(document: DocumentNode) -> int:
+    """How many fields the document selects once every fragment is spread out. Counted with a
+    memo, so a fragment that spreads another twice, twenty deep, takes microseconds to measure
+    instead of the seconds that validating or walking it would."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    memo: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def size(selections: SelectionSetNode) -> int:
+        total = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                total += 1 + (size(selection.selection_set) if selection.selection_set else 0)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in memo and name not in visiting and name in fragments:
+                    visiting.add(name)  # a cycle is refused by validation; here it counts 0
+                    memo[name] = size(fragments[name].selection_set)
+                    visiting.discard(name)
+                total += memo.get(name, 0)
+        return total
+
+    return sum(
+        size(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
 
 
 def query_cost(
@@ -49,7 +84,8 @@ def query_cost(
     variables: Mapping[str, Any] | None,
 ) -> int:
     """How many objects the operation could return at most: each field counts once per item
-    of every list around it, a list counting as its `first`/`limit` or as LIST_GUESS."""
+    of every list around it, a list counting as its `first`/`limit` (or its connection's) or
+    as LIST_GUESS. Walks the document with fragments spread, so check expanded_size first."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
@@ -66,7 +102,7 @@ def query_cost(
         if isinstance(default, IntValueNode) and given.get(name) is None:
             given[name] = int(default.value)
     walk = _Walk(schema, fragments, given)
-    return walk.cost(root, operation.selection_set, paged=False)
+    return walk.cost(root, operation.selection_set, page=None)
 
 
 class _Walk:
@@ -80,24 +116,24 @@ class _Walk:
         self.fragments = fragments
         self.variables = variables
 
-    def cost(self, parent: GraphQLNamedType, selections: SelectionSetNode, paged: bool) -> int:
+    def cost(self, parent: GraphQLNamedType, selections: SelectionSetNode, page: int | None) -> int:
+        """`page` is the size a connection's page argument gives the lists inside it (edges)."""
         total = 0
         for node, on in self._fields(parent, selections):
             fields = on.fields if isinstance(on, GraphQLObjectType | GraphQLInterfaceType) else {}
             field = fields.get(node.name.value)
-            if field is None:  # __typename and introspection: validation vouches for the rest
+            if field is None:  # __typename, or introspection (off outside development)
                 continue
             returns = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-            is_list = isinstance(returns, GraphQLList)
             size = self._page_size(field, node)
-            if size is None:
-                size = (1 if paged else LIST_GUESS) if is_list else 1
-            # A page argument on a connection sizes the list inside it (edges), not the field.
-            inner_paged = size > 1 and not is_list
+            if isinstance(returns, GraphQLList):
+                items, inner_page = size or page or LIST_GUESS, None
+            else:
+                items, inner_page = 1, size
             child = 0
             if node.selection_set is not None:
-                child = self.cost(get_named_type(field.type), node.selection_set, inner_paged)
-            total += size * (1 + child)
+                child = self.cost(get_named_type(field.type), node.selection_set, inner_page)
+            total += items * (1 + child)
         return total
 
     def _fields(
@@ -133,9 +169,30 @@ class _Walk:
                 value = int(literal.value)
             elif isinstance(literal, VariableNode):
                 value = self.variables.get(literal.name.value, value)
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)  # GraphQL takes 100.0 for an Int, so the cost must too
             if isinstance(value, int) and not isinstance(value, bool):
                 sizes.append(value)
         return max(1, *sizes) if sizes else None
+
+
+class ValidationGuard(ValidationCache):
+    """Validation (cached), refused up front for a document that spreads out too far:
+    graphql-core's validators, like the cost walk, visit every spread copy."""
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        size = expanded_size(document) if document is not None else 0
+        if size > MAX_EXPANDED_FIELDS:
+            message = (
+                f"the query selects {size:,} fields once its fragments are spread and the limit "
+                f"is {MAX_EXPANDED_FIELDS:,}"
+            )
+            error = GraphQLError(message, extensions={"code": TOO_LARGE})
+            self.execution_context.pre_execution_errors = [error]
+            yield
+            return
+        yield from super().on_validate()
 
 
 class QueryCostLimiter(SchemaExtension):

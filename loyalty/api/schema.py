@@ -12,6 +12,7 @@ import orjson
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter
 from graphql import FieldNode, GraphQLError, GraphQLSchema, get_operation_ast
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -23,7 +24,6 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
@@ -38,6 +38,7 @@ from loyalty.api.limits import (
     RATE_LIMITED,
     TOO_LARGE,
     QueryCostLimiter,
+    ValidationGuard,
 )
 from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
@@ -110,7 +111,11 @@ class LoyaltySchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_depth: int = 10, max_cost: int = 5_000, mask_errors: bool = True
+    *,
+    max_depth: int = 10,
+    max_cost: int = 5_000,
+    mask_errors: bool = True,
+    introspection: bool = True,
 ) -> strawberry.Schema:
     # The limiters' rule classes are made once: the validation cache is keyed by them, and
     # fresh classes on every request would make every request miss it.
@@ -118,6 +123,10 @@ def build_schema(
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=30).validation_rules,
     ]
+    if not introspection:
+        # Clients build from the committed SDL; answering __schema costs a lot and tells a
+        # stranger every operation there is.
+        guards.append(NoSchemaIntrospectionCustomRule)
     return LoyaltySchema(
         query=Query,
         mutation=Mutation,
@@ -130,7 +139,7 @@ def build_schema(
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: QueryCostLimiter(max_cost=max_cost),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: ValidationGuard(maxsize=256),
         ],
     )
 
@@ -142,6 +151,7 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
                 max_depth=settings.max_query_depth,
                 max_cost=settings.max_query_cost,
                 mask_errors=not settings.development,
+                introspection=settings.introspection,
             ),
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=False,
@@ -165,6 +175,7 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
                 f"is {MAX_QUERY_CHARS:,}: send the values as variables"
             )
             error = GraphQLError(message, extensions={"code": TOO_LARGE})
+            request.scope.setdefault("state", {})["outcome"] = "too_large"
             return ExecutionResult(data=None, errors=[error])
         wait = self.runtime.limiter.wait_for(context.rate_key)
         if wait > 0:
