@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NewType
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types.scalar import ScalarDefinition
 
 BigInt = NewType("BigInt", int)
@@ -13,9 +14,15 @@ INT64 = 2**63
 
 
 def _parse_big_int(value: Any) -> int:
-    number = int(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    try:
+        whole = isinstance(value, int | str) and not isinstance(value, bool)
+        number = int(value) if whole else None
+    except ValueError:
+        number = None
     if number is None or not -INT64 <= number < INT64:
-        raise ValueError("BigInt must be a whole number within 64 bits")
+        # The client's mistake, reported as it is: any other exception here would reach
+        # ErrorPolicy as an unexpected one and come back masked as a bug.
+        raise GraphQLError("BigInt must be a whole number within 64 bits")
     return number
 
 
