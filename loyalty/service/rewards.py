@@ -74,14 +74,16 @@ async def redeem_reward(
     customer_id = validate_identifier("customerId", customer_id)
     idempotency_key = validate_identifier("idempotencyKey", idempotency_key)
     request_hash = fingerprint([customer_id, reward_id])
+    # A key is the customer's own: two customers' apps may well pick the same one.
+    key = customer_key(customer_id, idempotency_key)
     tz = (await book.current()).timezone
     async with transaction(pool) as conn:
         stored = await claim_or_replay(
-            conn, REWARD_SCOPE, idempotency_key, customer_id, request_hash
+            conn, REWARD_SCOPE, key, customer_id, request_hash, shown_key=idempotency_key
         )
         replayed = stored is not None
         if stored is None:
-            stored = await _redeem(conn, tz, customer_id, reward_id, idempotency_key)
+            stored = await _redeem(conn, tz, customer_id, reward_id, key)
         voucher = await rewards.get_voucher(conn, stored["code"]) if "code" in stored else None
         reward = await rewards.get_reward(conn, reward_id)
     # Raised after the commit, so the refusal stays recorded under its key.
@@ -89,6 +91,11 @@ async def redeem_reward(
         raise InsufficientPointsError(stored["refused"]["balance"], stored["refused"]["requested"])
     assert voucher is not None and reward is not None
     return Redemption(voucher, reward, stored["balance"], replayed)
+
+
+def customer_key(customer_id: str, idempotency_key: str) -> str:
+    """The stored form of a customer's own key (0011_customer_keys.sql writes the same)."""
+    return f"{customer_id}\x1f{idempotency_key}"
 
 
 async def _redeem(

@@ -144,3 +144,25 @@ async def test_a_refused_redemption_by_a_customer_never_seen_leaves_them_unseen(
     seen = await gql(client, '{ customer(id: "stranger") { id } }', auth=admin_key)
     assert seen == {"data": {"customer": None}}
     assert await pool.fetchval("SELECT count(*) FROM accounts") == 0
+
+
+async def test_two_customers_may_use_the_same_key(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    reward_id = await reward(client, admin_key)
+    answers = {}
+    for customer in ("alice", "bob"):
+        await give(pool, customer, 100)
+        body = await gql(
+            client, REDEEM, {"reward": reward_id, "key": "app-1"}, auth=customer_token(customer)
+        )
+        answers[customer] = body["data"]["redeemReward"]
+    assert {a["__typename"] for a in answers.values()} == {"RewardRedeemed"}
+    assert {a["replayed"] for a in answers.values()} == {False}
+    assert answers["alice"]["voucher"]["code"] != answers["bob"]["voucher"]["code"]
+    owners = await pool.fetch("SELECT customer_id FROM vouchers ORDER BY customer_id")
+    assert [row["customer_id"] for row in owners] == ["alice", "bob"]
+    replay = await gql(
+        client, REDEEM, {"reward": reward_id, "key": "app-1"}, auth=customer_token("bob")
+    )
+    assert replay["data"]["redeemReward"]["voucher"] == answers["bob"]["voucher"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from loyalty.service.rewards import customer_key
 from loyalty.store.database import connect
 from loyalty.store.migrations import apply_migrations, load_migrations
 from tests.conftest import with_database
@@ -108,5 +109,34 @@ async def test_balances_from_before_lots_become_lots_and_purchases_count_toward_
         months = await conn.fetch("SELECT customer_id, month, points FROM qualifying_points")
         # 23:30 UTC on 31 March is already April in Berlin; the returned 10 points do not count.
         assert [tuple(row) for row in months] == [("alice", date(2026, 4, 1), 60)]
+    finally:
+        await conn.close()
+
+
+async def test_reward_keys_stored_before_upgrade_still_replay(
+    empty_dsn: str, tmp_path: Path
+) -> None:
+    """0011 moves redemption keys to their per-customer form; other scopes keep theirs."""
+    for migration in load_migrations():
+        if migration.version < 11:
+            (tmp_path / migration.name).write_text(migration.sql)
+    conn = await connect(empty_dsn)
+    try:
+        await apply_migrations(conn, tmp_path)
+        await conn.execute(
+            """
+            INSERT INTO idempotency_keys (scope, key, customer_id, request_hash, result)
+            VALUES ('reward', 'app-1', 'alice', '\\x00', '{}'),
+                   ('adjust', 'ticket-9', 'alice', '\\x00', '{}')
+            """
+        )
+        assert await apply_migrations(conn) == [
+            m.name for m in load_migrations() if m.version >= 11
+        ]
+        keys = await conn.fetch("SELECT scope, key FROM idempotency_keys ORDER BY scope")
+        assert [tuple(row) for row in keys] == [
+            ("adjust", "ticket-9"),
+            ("reward", customer_key("alice", "app-1")),
+        ]
     finally:
         await conn.close()
