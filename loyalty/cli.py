@@ -89,7 +89,7 @@ async def migrate(dsn: str) -> list[str]:
 async def load_demo(dsn: str) -> bool:
     seed = json.loads(SEED_PATH.read_text())
     async with open_pool(dsn) as pool:
-        return await service.load_seed(pool, seed)
+        return await service.load_seed(pool, seed, DEMO)
 
 
 async def demo_keys(dsn: str, settings: Settings) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """Secrets stay secret: the database URL, the token secret and API keys never reach a log line,
 an answer, or a command's output."""
 
+import hashlib
 import hmac
 import logging
 import socket
@@ -13,7 +14,7 @@ from loyalty.app import create_app
 from loyalty.config import ConfigError, load_settings
 from loyalty.domain import access
 from loyalty.domain.access import Role
-from loyalty.store.database import Pool
+from loyalty.store.database import Pool, create_pool
 from tests.support import JWT_SECRET, customer_token, serving
 from tests.test_cli import loyalty
 
@@ -101,10 +102,21 @@ async def test_an_api_key_is_stored_only_as_a_hash(pool: Pool) -> None:
     row = await pool.fetchrow("SELECT * FROM api_keys")
     assert row is not None
     stored = " ".join(str(value) for value in row.values())
-    assert secret not in stored and secret.encode() not in bytes(row["secret_hash"])
-    assert len(bytes(row["secret_hash"])) == 32  # a SHA-256 of a 256-bit random secret
+    assert secret not in stored
+    assert bytes(row["secret_hash"]) == hashlib.sha256(secret.encode()).digest()
     assert await service.principal_for_api_key(pool, key) is not None
     assert await service.principal_for_api_key(pool, key[:-1] + "x") is None
+
+
+async def test_a_wrong_key_is_remembered_and_not_looked_up_again(dsn: str) -> None:
+    pool = await create_pool(dsn, min_size=1, max_size=1)
+    wrong = "lk_0123456789ab_" + "x" * 43
+    try:
+        assert await service.principal_for_api_key(pool, wrong) is None
+    finally:
+        await pool.close()
+    # The pool is closed: a second look-up in the database would raise, not answer.
+    assert await service.principal_for_api_key(pool, wrong) is None
 
 
 def test_the_token_algorithm_is_fixed_by_configuration() -> None:

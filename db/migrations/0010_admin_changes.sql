@@ -1,5 +1,8 @@
 -- Every change an admin makes (rules, tiers, policies, rewards, products, adjustments, codes,
--- API keys): who, when, what, and the state before and after. Rows are never changed.
+-- API keys): who, when, what, and the state before and after. Rows are never changed: a later
+-- migration that truly must rewrite them (redacting, say) runs
+-- ALTER TABLE admin_changes DISABLE TRIGGER admin_changes_are_kept, its statements, and
+-- ENABLE TRIGGER again, all in its own transaction.
 
 CREATE TABLE admin_changes (
     id bigserial PRIMARY KEY,

@@ -57,6 +57,9 @@ async def revoke_api_key(pool: Pool, prefix: str, actor: Actor = SYSTEM) -> bool
 KEY_CACHE_SECONDS = 30.0
 KEY_CACHE_SIZE = 10_000
 _known_keys: dict[bytes, tuple[Principal, float]] = {}
+# Keys that did not check out, for as long: a client retrying with a wrong key, or someone
+# trying one, costs a dictionary look-up instead of a database round trip each time.
+_refused_keys: dict[bytes, float] = {}
 
 
 async def principal_for_api_key(pool: Pool, key: str) -> Principal | None:
@@ -68,10 +71,15 @@ async def principal_for_api_key(pool: Pool, key: str) -> Principal | None:
     known = _known_keys.get(fingerprint)
     if known is not None and known[1] > now:
         return known[0]
+    if _refused_keys.get(fingerprint, 0.0) > now:
+        return None
     prefix, secret = parts
     async with connection(pool) as conn:
         row = await apikeys.find_api_key(conn, prefix)
     if row is None or not secret_matches(secret, row.secret_hash):
+        if len(_refused_keys) >= KEY_CACHE_SIZE:
+            _refused_keys.clear()
+        _refused_keys[fingerprint] = now + KEY_CACHE_SECONDS
         return None
     principal = Principal(Role(row.role), store_id=row.store_id, key_id=row.id, label=row.label)
     if len(_known_keys) >= KEY_CACHE_SIZE:

@@ -20,6 +20,7 @@ MAX_PAGE = 100
 async def upsert_products(pool: Pool, products: Sequence[ProductRow], actor: Actor = SYSTEM) -> int:
     checked = check_products(products)
     async with transaction(pool) as conn:
+        await catalog.lock_catalog(conn)
         before = await catalog.lock_products(conn, [product.sku for product in checked])
         await catalog.upsert_products(conn, checked)
         await record_change(

@@ -61,6 +61,8 @@ async def list_changes(
     """Newest first; filtered to one kind of subject, or one subject, when asked."""
     if not 1 <= first <= MAX_PAGE:
         raise ValidationError("first", f"first must be between 1 and {MAX_PAGE}")
+    if subject_id is not None and subject_kind is None:
+        raise ValidationError("subjectId", "name the subjectKind too: rule 5 is not customer 5")
     async with connection(pool) as conn:
         rows = await changes.list_changes(conn, subject_kind, subject_id, before_id, first + 1)
     return ChangePage(rows[:first], has_next=len(rows) > first)

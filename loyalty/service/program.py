@@ -23,7 +23,7 @@ from loyalty.store.catalog import ProgramRow
 from loyalty.store.database import Pool, connection, transaction
 
 
-async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
+async def load_seed(pool: Pool, seed: dict[str, Any], actor: Actor = SYSTEM) -> bool:
     """Load the seed unless the program already has rules; True when it was loaded.
 
     Nothing is refreshed on a program that exists, so an admin's edits survive restarts.
@@ -50,6 +50,7 @@ async def load_seed(pool: Pool, seed: dict[str, Any]) -> bool:
             await rewards.insert_reward(
                 conn, reward["name"], reward["description"], reward["points_cost"], 30
             )
+        await record_change(conn, actor, "loadProgram", ("program", ""), None, seed)
     return True
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 FREE_FAILURES = 5
@@ -48,7 +48,12 @@ MAX_CALLERS = 100_000
 
 
 class RateLimiter:
-    """Requests per second per caller in this process: a token bucket each, `burst` deep."""
+    """Requests per second per caller in this process: a token bucket each, `burst` deep.
+
+    At most MAX_CALLERS buckets are kept, the least recently seen dropped first: a caller
+    forgotten that way comes back with a full bucket, which a flood of new identities (each a
+    valid key, token or address) cannot turn into more than one burst apiece.
+    """
 
     def __init__(
         self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
@@ -56,26 +61,21 @@ class RateLimiter:
         self.rate = rate
         self.burst = max(1, burst)
         self.clock = clock
-        self.buckets: dict[str, tuple[float, float]] = {}
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def wait_for(self, who: str) -> float:
         """0 and a request is counted, or the seconds until this caller may send one."""
         if self.rate <= 0:
             return 0.0
         now = self.clock()
-        tokens, then = self.buckets.get(who, (float(self.burst), now))
+        tokens, then = self.buckets.pop(who, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - then) * self.rate)
-        if len(self.buckets) >= MAX_CALLERS and who not in self.buckets:
-            self._forget_idle(now)
+        wait = 0.0
         if tokens >= 1.0:
-            self.buckets[who] = (tokens - 1.0, now)
-            return 0.0
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
         self.buckets[who] = (tokens, now)
-        return (1.0 - tokens) / self.rate
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop callers whose bucket has filled up again: forgetting them changes nothing."""
-        full = self.burst / self.rate
-        self.buckets = {
-            who: (tokens, then) for who, (tokens, then) in self.buckets.items() if now - then < full
-        }
+        if len(self.buckets) > MAX_CALLERS:
+            self.buckets.popitem(last=False)
+        return wait

@@ -65,6 +65,8 @@ async def ensure_program(conn: Connection, name: str, currency: str, timezone: s
     )
 
 
+CATALOG_LOCK_ID = 0x6C6F79616C7479  # "loyalty"; other advisory locks use other ids
+
 PROGRAM_COLUMNS = """name, currency, timezone, nudge_add_on_max_percent, nudge_gap_max_percent,
     tier_window, tier_grace_days, expiry_months, pending_days"""
 
@@ -132,6 +134,11 @@ async def get_products(conn: Connection, skus: Sequence[str]) -> dict[str, Produ
         list(skus),
     )
     return {row["sku"]: ProductRow(**row) for row in rows}
+
+
+async def lock_catalog(conn: Connection) -> None:
+    """Catalog changes take turns: a row lock cannot hold a sku that does not exist yet."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", CATALOG_LOCK_ID)
 
 
 async def lock_products(conn: Connection, skus: Sequence[str]) -> dict[str, ProductRow]:

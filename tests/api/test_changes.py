@@ -1,5 +1,7 @@
 """Every admin change is in the change log with who, when, and the state before and after."""
 
+import asyncio
+import json
 from typing import Any
 
 import asyncpg
@@ -7,11 +9,11 @@ import httpx
 import pytest
 
 from loyalty import service
-from loyalty.domain.access import Role
+from loyalty.domain.access import Actor, Role
 from loyalty.store.database import Pool
 from tests.api.test_admin import ADJUST, PIZZA, UPSERT, adjustment
 from tests.api.test_lifecycle import SET_TIERS, TIERS, program
-from tests.api.test_rules import UPDATE, create, rule_input
+from tests.api.test_rules import SEED, UPDATE, create, rule_input
 from tests.support import customer_token, gql
 from tests.test_cli import loyalty
 
@@ -239,3 +241,63 @@ async def test_keys_made_and_revoked_on_the_command_line_are_logged(
     assert mine[0]["after"]["revoked"] is True and mine[0]["before"].get("revoked") is None
     assert key.split("_", 2)[2] not in str(log)  # the secret is never in the log
     assert await service.principal_for_api_key(pool, key) is None
+
+
+async def test_concurrent_changes_each_log_the_state_they_replaced(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    await program(pool)
+    rule_id = (await create(client, admin_key, rule_input("BASE_EARN", "v1")))["rule"]["id"]
+    names = [f"v{n}" for n in range(2, 10)]
+    await asyncio.gather(
+        *[
+            gql(
+                client,
+                UPDATE,
+                {"id": rule_id, "input": rule_input("BASE_EARN", name)},
+                auth=admin_key,
+            )
+            for name in names
+        ]
+    )
+    log = list(reversed(await changes(client, admin_key, kind="rule", id=rule_id)))
+    # Each update's "before" is the one before it: a chain from v1 with no gap and no fork.
+    chain = [log[0]["after"]["name"]] + [c["after"]["name"] for c in log[1:]]
+    assert [c["before"]["name"] for c in log[1:]] == chain[:-1]
+    assert sorted(chain[1:]) == sorted(names)
+
+    products = [{**PIZZA, "sku": "NEW-1", "price": 100 + n} for n in range(6)]
+    await asyncio.gather(
+        *[gql(client, UPSERT, {"products": [p]}, auth=admin_key) for p in products]
+    )
+    upserts = list(reversed(await changes(client, admin_key, kind="products")))
+    mine = [c for c in upserts if "NEW-1" in c["after"]]
+    assert mine[0]["before"] == {}
+    prices = [c["after"]["NEW-1"]["price"] for c in mine]
+    assert [c["before"]["NEW-1"]["price"] for c in mine[1:]] == prices[:-1]
+
+
+async def test_replays_and_the_demo_program_are_logged_once(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str
+) -> None:
+    seed = json.loads(SEED.read_text())
+    assert await service.load_seed(pool, seed, Actor("demo setup"))
+    [loaded] = await changes(client, admin_key, kind="program")
+    assert (loaded["action"], loaded["actor"]) == ("loadProgram", "demo setup")
+    assert [r["name"] for r in loaded["after"]["rules"]] == [r["name"] for r in seed["rules"]]
+
+    goodwill = """mutation { issueRebateCode(input: {customerId: "alice", idempotencyKey: "g1",
+        amountOff: 300}) { ... on RebateCodeIssued { replayed } } }"""
+    first = await gql(client, goodwill, auth=admin_key)
+    again = await gql(client, goodwill, auth=admin_key)
+    assert again["data"]["issueRebateCode"]["replayed"] is True
+    assert first["data"]["issueRebateCode"]["replayed"] is False
+    issued = [c for c in await changes(client, admin_key) if c["action"] == "issueRebateCode"]
+    assert len(issued) == 1
+
+
+async def test_a_subject_id_needs_its_kind(client: httpx.AsyncClient, admin_key: str) -> None:
+    body = await gql(client, LOG, {"first": 5, "id": "5"}, auth=admin_key)
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+    assert "subjectKind" in body["errors"][0]["message"]

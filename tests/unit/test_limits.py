@@ -84,14 +84,13 @@ def test_a_rate_of_zero_turns_the_limit_off() -> None:
     assert all(limiter.wait_for("key:1") == 0 for _ in range(1_000))
 
 
-def test_idle_callers_are_forgotten_when_the_table_is_full(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_table_keeps_the_callers_seen_last(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("loyalty.service.throttle.MAX_CALLERS", 3)
     now = [0.0]
-    limiter = RateLimiter(rate=1, burst=2, clock=lambda: now[0])
+    limiter = RateLimiter(rate=1, burst=1, clock=lambda: now[0])
     for who in ("a", "b", "c"):
-        limiter.wait_for(who)
-    now[0] = 10.0  # every bucket is full again
-    limiter.wait_for("d")
-    assert set(limiter.buckets) == {"d"}
+        assert limiter.wait_for(who) == 0
+    assert limiter.wait_for("a") == 1  # a is empty, and now the most recently seen
+    assert limiter.wait_for("d") == 0
+    assert list(limiter.buckets) == ["c", "a", "d"]  # b, seen longest ago, was dropped
+    assert limiter.wait_for("a") > 0  # a is still remembered as empty
