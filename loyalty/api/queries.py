@@ -9,6 +9,7 @@ import strawberry
 from loyalty import errors as domain
 from loyalty import service
 from loyalty.api import errors
+from loyalty.api.analytics import AnalyticsQuery
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
 from loyalty.api.carts import CartInput, QuoteResult, cart_of
 from loyalty.api.changes import ChangesQuery
@@ -35,7 +36,7 @@ RebateCodeResult = Annotated[
 
 
 @strawberry.type
-class Query(LifecycleQuery, ChangesQuery):
+class Query(LifecycleQuery, ChangesQuery, AnalyticsQuery):
     @strawberry.field(
         permission_classes=[IsCustomer],
         description="The signed-in customer's account (customer token).",

@@ -14,6 +14,15 @@ from loyalty.service.accounts import (
     adjust_points,
     ledger_page,
 )
+from loyalty.service.analytics import (
+    MAX_ANALYTICS_DAYS,
+    AnalyticsReport,
+    NudgeTotals,
+    OrderTotals,
+    RuleFigures,
+    analytics_report,
+    per_mille,
+)
 from loyalty.service.audit import verify_ledger
 from loyalty.service.catalog import list_products, upsert_products
 from loyalty.service.changes import ChangePage, list_changes
@@ -80,8 +89,10 @@ from loyalty.store.nudges import NudgeRow
 from loyalty.store.rewards import RewardRow, VoucherRow
 
 __all__ = [
+    "MAX_ANALYTICS_DAYS",
     "AccountRow",
     "AdjustOutcome",
+    "AnalyticsReport",
     "Cart",
     "CartLine",
     "ChangePage",
@@ -93,6 +104,8 @@ __all__ = [
     "LedgerPage",
     "LineRow",
     "NudgeRow",
+    "NudgeTotals",
+    "OrderTotals",
     "PointsPolicy",
     "Pool",
     "ProductRow",
@@ -111,6 +124,7 @@ __all__ = [
     "RewardRow",
     "RuleBook",
     "RuleDraft",
+    "RuleFigures",
     "RuleNotFoundError",
     "RuleRow",
     "Tier",
@@ -121,6 +135,7 @@ __all__ = [
     "VoucherRow",
     "accounts_by_ids",
     "adjust_points",
+    "analytics_report",
     "archive_rule",
     "check_rebate_code",
     "codes_of",
@@ -143,6 +158,7 @@ __all__ = [
     "list_tiers",
     "load_seed",
     "nudges_for",
+    "per_mille",
     "principal_for_api_key",
     "purchases_by_keys",
     "quote",
