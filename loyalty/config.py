@@ -41,6 +41,7 @@ class Settings:
     stats_seconds: float
     lifecycle_seconds: float
     workers: int
+    webhook_seconds: float = 2.0
 
     @property
     def development(self) -> bool:
@@ -97,6 +98,8 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         stats_seconds=config("LOYALTY_STATS_SECONDS", cast=float, default=600.0),
         lifecycle_seconds=config("LOYALTY_LIFECYCLE_SECONDS", cast=float, default=3600.0),
         workers=config("LOYALTY_WORKERS", cast=int, default=1),
+        # How often each process looks for webhook deliveries that are due; 0 turns it off.
+        webhook_seconds=config("LOYALTY_WEBHOOK_SECONDS", cast=float, default=2.0),
     )
 
 

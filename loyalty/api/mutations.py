@@ -24,6 +24,7 @@ from loyalty.api.types import (
     Rule,
     Voucher,
 )
+from loyalty.api.webhooks import WebhooksMutation
 from loyalty.domain.access import Role
 from loyalty.domain.codes import parse_code
 
@@ -198,7 +199,7 @@ RuleResult = Annotated[
 
 
 @strawberry.type
-class Mutation(PurchaseMutation, LifecycleMutation):
+class Mutation(PurchaseMutation, LifecycleMutation, WebhooksMutation):
     @strawberry.mutation(
         permission_classes=[IsStaff],
         description="Take back lines of a purchase; their points go back, in proportion.",

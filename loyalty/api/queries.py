@@ -16,6 +16,7 @@ from loyalty.api.changes import ChangesQuery
 from loyalty.api.context import Info
 from loyalty.api.lifecycle import LifecycleQuery
 from loyalty.api.types import Customer, Nudge, Product, Quote, RebateCode, Reward, Rule
+from loyalty.api.webhooks import WebhooksQuery
 from loyalty.domain.access import Role
 
 
@@ -36,7 +37,7 @@ RebateCodeResult = Annotated[
 
 
 @strawberry.type
-class Query(LifecycleQuery, ChangesQuery, AnalyticsQuery):
+class Query(LifecycleQuery, ChangesQuery, AnalyticsQuery, WebhooksQuery):
     @strawberry.field(
         permission_classes=[IsCustomer],
         description="The signed-in customer's account (customer token).",

@@ -6,6 +6,7 @@ The API layer imports from here only; the row types it renders are re-exported b
 from loyalty.domain.cart import CartLine, PurchaseRequest
 from loyalty.domain.lifecycle import PointsPolicy, Tier, TierChange, TierPolicy
 from loyalty.domain.rebates import Rebate
+from loyalty.domain.webhooks import RetryPolicy
 from loyalty.service.access import create_api_key, principal_for_api_key, revoke_api_key
 from loyalty.service.accounts import (
     AdjustOutcome,
@@ -82,11 +83,21 @@ from loyalty.service.views import (
     lines_by_keys,
     purchases_by_keys,
 )
+from loyalty.service.webhooks import (
+    Delivered,
+    WebhookNotFoundError,
+    delete_webhook,
+    deliver_due,
+    deliver_forever,
+    list_webhooks,
+    register_webhook,
+)
 from loyalty.store.catalog import ProgramRow
 from loyalty.store.changes import ChangeRow
 from loyalty.store.lots import ExpiringRow
 from loyalty.store.nudges import NudgeRow
 from loyalty.store.rewards import RewardRow, VoucherRow
+from loyalty.store.webhooks import WebhookHealth, WebhookRow
 
 __all__ = [
     "MAX_ANALYTICS_DAYS",
@@ -97,6 +108,7 @@ __all__ = [
     "CartLine",
     "ChangePage",
     "ChangeRow",
+    "Delivered",
     "EntryRow",
     "Expired",
     "ExpiringRow",
@@ -118,6 +130,7 @@ __all__ = [
     "Rebate",
     "RebateOffer",
     "Redemption",
+    "RetryPolicy",
     "ReturnOutcome",
     "ReturnRequest",
     "Reviewed",
@@ -133,6 +146,9 @@ __all__ = [
     "TierStatus",
     "Violation",
     "VoucherRow",
+    "WebhookHealth",
+    "WebhookNotFoundError",
+    "WebhookRow",
     "accounts_by_ids",
     "adjust_points",
     "analytics_report",
@@ -142,6 +158,9 @@ __all__ = [
     "create_api_key",
     "create_reward",
     "create_rule",
+    "delete_webhook",
+    "deliver_due",
+    "deliver_forever",
     "expire_points",
     "expiring_of",
     "get_program",
@@ -156,6 +175,7 @@ __all__ = [
     "list_rewards",
     "list_rules",
     "list_tiers",
+    "list_webhooks",
     "load_seed",
     "nudges_for",
     "per_mille",
@@ -165,6 +185,7 @@ __all__ = [
     "record_purchase",
     "record_return",
     "redeem_reward",
+    "register_webhook",
     "review_tiers",
     "revoke_api_key",
     "run_lifecycle",

@@ -1,0 +1,99 @@
+"""Webhook deliveries as a receiver sees them: the body, its signature, and when to try again."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+EVENT_TYPES = (
+    "POINTS_EARNED",
+    "POINTS_REVERSED",
+    "POINTS_REDEEMED",
+    "POINTS_ADJUSTED",
+    "POINTS_EXPIRED",
+    "TIER_CHANGED",
+    "CODE_ISSUED",
+    "CODE_REVOKED",
+)
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+SIGNATURE_HEADER = "Loyalty-Signature"
+EVENT_ID_HEADER = "Loyalty-Event-Id"
+MAX_URL_LENGTH = 2000
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def url_problem(url: str) -> str | None:
+    """Why this URL cannot receive deliveries, or None when it can."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"a URL is at most {MAX_URL_LENGTH} characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return "the URL is not valid"
+    if parts.scheme not in ("http", "https"):
+        return "the URL must start with http:// or https://"
+    if not parts.hostname:
+        return "the URL must name a host"
+    if parts.username or parts.password:
+        return "the URL must not carry credentials: verify the signature instead"
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return "the URL must not contain spaces or control characters"
+    return None
+
+
+def event_body(
+    event_id: int, kind: str, customer_id: str, created_at: datetime, data: Any
+) -> bytes:
+    """The exact bytes posted and signed: compact JSON, keys in a fixed order."""
+    event = {
+        "id": str(event_id),
+        "type": kind,
+        "customerId": customer_id,
+        "createdAt": created_at.isoformat(),
+        "data": data,
+    }
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The header value: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def signature_valid(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
+    """What a receiver checks: the signature matches and is recent (against replays)."""
+    fields = dict(part.partition("=")[::2] for part in header.split(","))
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    expected = signature(secret, timestamp, body).partition(",v1=")[2]
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter: about first, 2x first, 4x first... up to cap seconds."""
+
+    first: float = 10.0
+    cap: float = 3600.0
+    timeout: float = 10.0
+
+    def delay(self, attempts: int) -> float:
+        """Seconds to wait after the attempts-th failure; jitter spreads a herd of retries."""
+        ceiling = min(self.cap, self.first * 2.0 ** min(attempts - 1, 62))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
