@@ -49,6 +49,8 @@ def url_problem(url: str) -> str | None:
         return "the URL must not carry credentials: verify the signature instead"
     if any(c.isspace() or ord(c) < 32 for c in url):
         return "the URL must not contain spaces or control characters"
+    if not url.isascii():
+        return "the URL must be ASCII: percent-encode the path, punycode the host"
     return None
 
 

@@ -235,6 +235,8 @@ async def test_an_admin_registers_lists_and_deletes_a_webhook_and_sees_the_secre
         ("https://user:pw@hooks.example.com/", ["POINTS_EARNED"], "url"),
         ("https://hooks.example.com:99999/", ["POINTS_EARNED"], "url"),
         ("https://hooks.example.com/a b", ["POINTS_EARNED"], "url"),
+        ("https://hooks.example.com/\u00e9t\u00e9", ["POINTS_EARNED"], "url"),
+        ("http://[::1/", ["POINTS_EARNED"], "url"),
         ("https://hooks.example.com/", [], "eventTypes"),
     ],
 )
