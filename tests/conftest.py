@@ -107,6 +107,7 @@ def settings() -> Settings:
             "LOYALTY_STATS_SECONDS": "0",  # tests refresh statistics when they mean to
             "LOYALTY_LIFECYCLE_SECONDS": "0",  # and expire points when they mean to
             "LOYALTY_RATE_LIMIT": "0",  # and limit rates when they test the limit
+            "LOYALTY_WEBHOOK_SECONDS": "0",  # and deliver webhooks when they mean to
         }
     )
 
