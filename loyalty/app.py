@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
 from loyalty.api.schema import LoyaltyGraphQL
@@ -20,18 +20,20 @@ from loyalty.metrics import Metrics
 from loyalty.requestlog import RequestGuard
 from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
 from loyalty.service.expiry import lifecycle_forever
+from loyalty.service.live import LiveHub
 from loyalty.service.stats import refresh_forever
 from loyalty.store.database import create_pool, ping
 
 
 class Runtime:
-    """The pool and rule book, opened by the lifespan or handed in by the caller."""
+    """The pool, rule book and live hub, opened by the lifespan or handed in by the caller."""
 
     def __init__(self, dsn: str | None, pool: Pool | None, limiter: RateLimiter) -> None:
         self.dsn = dsn
         self.given_pool = pool
         self._pool = pool
         self._rulebook: RuleBook | None = None
+        self._live: LiveHub | None = None
         self.throttle = FailureThrottle()
         self.limiter = limiter
         self._tasks: list[asyncio.Task[None]] = []
@@ -49,6 +51,12 @@ class Runtime:
         return self._rulebook
 
     @property
+    def live(self) -> LiveHub:
+        if self._live is None:
+            raise RuntimeError("the live hub is not open")
+        return self._live
+
+    @property
     def open(self) -> bool:
         return self._pool is not None
 
@@ -60,6 +68,8 @@ class Runtime:
             )
         self._rulebook = RuleBook(self._pool, self.dsn)
         await self._rulebook.start()
+        self._live = LiveHub(self._pool, self.dsn)
+        await self._live.start()
         loop = asyncio.get_running_loop()
         if settings.stats_seconds > 0:
             self._tasks.append(
@@ -78,6 +88,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self._live is not None:
+            await self._live.close()
+            self._live = None
         if self._rulebook is not None:
             await self._rulebook.close()
             self._rulebook = None
@@ -87,7 +100,8 @@ class Runtime:
 
 
 def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None = None) -> ASGIApp:
-    """The service; with a pool it uses that pool, with a dsn it also LISTENs for rule changes."""
+    """The service; with a pool it uses that pool, with a dsn it also LISTENs for rule and
+    points changes (without one, subscribers are served by reading once a second)."""
     settings.require_jwt_secret()
     runtime = Runtime(dsn, pool, RateLimiter(settings.rate_limit, settings.rate_burst))
 
@@ -131,13 +145,15 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
         error = {"message": str(exc), "extensions": {"code": UnavailableError.code}}
         return JSONResponse({"errors": [error]}, status_code=503, headers={"Retry-After": "1"})
 
+    graphql = LoyaltyGraphQL(runtime, settings)
     app = Starlette(
         routes=[
             Route("/", home),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_text),
-            Route("/graphql", LoyaltyGraphQL(runtime, settings), methods=["GET", "POST"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
         exception_handlers={UnavailableError: unavailable},

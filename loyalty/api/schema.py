@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import lru_cache
 from typing import Protocol
 
@@ -27,7 +28,9 @@ from strawberry.extensions import (
 )
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.config import StrawberryConfig
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.unset import UnsetType
 
 from loyalty.api import errors
 from loyalty.api.auth import resolve_principal
@@ -43,9 +46,11 @@ from loyalty.api.limits import (
 from loyalty.api.mutations import Mutation
 from loyalty.api.queries import Query
 from loyalty.api.scalars import SCALARS
+from loyalty.api.subscriptions import LiveContext, Subscription
 from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
+from loyalty.service.live import LiveHub
 
 
 class Runtime(Protocol):
@@ -62,6 +67,9 @@ class Runtime(Protocol):
 
     @property
     def limiter(self) -> RateLimiter: ...
+
+    @property
+    def live(self) -> LiveHub: ...
 
 
 class OperationLog(SchemaExtension):
@@ -130,6 +138,7 @@ def build_schema(
     return LoyaltySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[errors.InvalidInputError],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
         extensions=[
@@ -155,6 +164,10 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             ),
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=False,
+            # Only the maintained protocol; the legacy graphql-ws one is refused.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=10,
         )
         self.runtime = runtime
         self.settings = settings
@@ -216,7 +229,7 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
         principal, problem = await resolve_principal(
             request.headers.get("authorization"), self.runtime.pool, self.settings
         )
-        return Context(
+        return LiveContext(
             request=request,
             response=response,
             pool=self.runtime.pool,
@@ -226,4 +239,25 @@ class LoyaltyGraphQL(GraphQL[Context, None]):
             principal=principal,
             auth_problem=problem,
             loaders=Loaders(self.runtime.pool),
+            live=self.runtime.live,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        await self._authenticate_socket(context)
+        return await super().on_ws_connect(context)
+
+    async def _authenticate_socket(self, context: Context) -> None:
+        """Browsers cannot set headers on a websocket: the credential may come in
+        connection_init's payload, {"Authorization": "Bearer ..."}, instead."""
+        assert isinstance(context, LiveContext)
+        given = {key.lower(): value for key, value in context.connection_params.items()}
+        authorization = given.get("authorization")
+        if authorization is None:
+            return
+        if not isinstance(authorization, str):
+            context.principal = None
+            context.auth_problem = "the Authorization parameter must read 'Bearer <credential>'"
+            return
+        context.principal, context.auth_problem = await resolve_principal(
+            authorization, self.runtime.pool, self.settings
         )

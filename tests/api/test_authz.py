@@ -31,6 +31,7 @@ from loyalty.config import Settings
 from loyalty.domain.access import Role
 from loyalty.domain.codes import REBATE, new_code, parse_code
 from loyalty.store.database import Pool, create_pool
+from tests.api.test_subscriptions import served, subscribed
 from tests.conftest import with_database
 from tests.support import customer_token, gql, serving
 
@@ -127,6 +128,8 @@ ACCESS: dict[str, dict[Caller, Outcome]] = {
     "Mutation.updateRule": ADMINS,
     "Mutation.archiveRule": ADMINS,
     "Mutation.simulate": ADMINS,
+    # A till has no business following a customer's points as they change.
+    "Subscription.pointsChanged": policy(UNAUTHENTICATED, OWN, OWN, FORBIDDEN, FORBIDDEN, ALLOWED),
 }
 
 
@@ -604,6 +607,17 @@ async def verify_nudge_limits(call: Call) -> None:
     assert tuple(row) == (12, 18)
 
 
+# Subscriptions
+
+
+async def verify_points_changed(call: Call) -> None:
+    """The first change heard is the subject's own, though alice's came first."""
+    assert call.subject is not None
+    assert call.result["customerId"] == call.subject
+    assert call.result["points"] == call.points_moved()[call.subject]
+    assert call.result["balance"] == call.after.balances[call.subject]
+
+
 # What an admin adds here pays only at store S9, which no other request names.
 AT_S9: Variables = {
     "kind": "BASE_EARN",
@@ -876,6 +890,15 @@ OPERATIONS: dict[str, Operation] = {
         given({"cart": cart("PEPP-L"), "rules": [{**AT_S9, "conditions": None}]}),
         verify_simulate,
     ),
+    "Subscription.pointsChanged": Operation(
+        """subscription($customerId: String, $afterEventId: BigInt) {
+             pointsChanged(customerId: $customerId, afterEventId: $afterEventId) {
+               __typename customerId points balance } }""",
+        "PointsChange",
+        given({"customerId": "alice"}),
+        verify_points_changed,
+        names="alice",
+    ),
 }
 
 
@@ -914,17 +937,69 @@ async def api(world: World, settings: Settings) -> AsyncIterator[httpx.AsyncClie
         yield client
 
 
+async def subscribe_as(
+    world: World, settings: Settings, field: str, caller: Caller, expected: Outcome
+) -> None:
+    """Subscribes over a real websocket as the caller, then changes alice's points and the
+    subject's, in that order."""
+    name = field.split(".")[1]
+    operation = OPERATIONS[field]
+    variables = await operation.prepare(world)
+    subject = caller.customer_id if expected.kind == "own" else operation.names
+    if subject is not None:
+        last = "SELECT coalesce(max(id), 0) FROM outbox WHERE customer_id = $1"
+        variables["afterEventId"] = await world.pool.fetchval(last, subject)
+    credential = world.credentials[caller]
+    before = await snapshot(world.pool)
+    async with (
+        served(create_app(settings, pool=world.pool, dsn=world.dsn)) as host,
+        subscribed(host, credential, variables, query=operation.document) as sub,
+    ):
+        if expected.kind == "error":
+            message = await sub.receive()
+            assert message["type"] == "error", message
+            assert [(e["path"], e["extensions"]["code"]) for e in message["payload"]] == [
+                ([name], expected.detail)
+            ]
+            assert changed_tables(before, await snapshot(world.pool)) == set()
+            return
+        assert expected.kind in ("own", "allowed") and subject is not None
+        changes = [("alice", 3)] + ([(subject, 4)] if subject != "alice" else [])
+        for customer, points in changes:
+            await service.adjust_points(
+                world.pool,
+                world.book,
+                customer_id=customer,
+                points=points,
+                reason="walk",
+                idempotency_key=unique("adjust"),
+            )
+        message = await sub.receive()
+        after = await snapshot(world.pool)
+    assert message["type"] == "next", message
+    assert "errors" not in message["payload"], message
+    result = message["payload"]["data"][name]
+    assert result["__typename"] == operation.success, result
+    await operation.verify(Call(world, subject, variables, result, before, after))
+
+
 @pytest.mark.parametrize(
     ("field", "caller"),
     [(field, caller) for field in ACCESS for caller in Caller],
     ids=lambda value: value.value if isinstance(value, Caller) else str(value),
 )
 async def test_each_caller_gets_what_the_policy_says(
-    world: World, api: httpx.AsyncClient, field: str, caller: Caller
+    world: World,
+    api: httpx.AsyncClient,
+    settings: Settings,
+    field: str,
+    caller: Caller,
 ) -> None:
     kind, name = field.split(".")
-    assert kind != "Subscription", "subscriptions need a graphql-transport-ws caller here"
     operation, expected = OPERATIONS[field], ACCESS[field][caller]
+    if kind == "Subscription":
+        await subscribe_as(world, settings, field, caller, expected)
+        return
     variables = await operation.prepare(world)
     before = await snapshot(world.pool)
     body = await gql(api, operation.document, variables, auth=world.credentials[caller])
