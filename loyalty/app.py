@@ -22,6 +22,7 @@ from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
 from loyalty.service.expiry import lifecycle_forever
 from loyalty.service.live import LiveHub
 from loyalty.service.stats import refresh_forever
+from loyalty.service.webhooks import deliver_forever
 from loyalty.store.database import create_pool, ping
 
 
@@ -80,6 +81,10 @@ class Runtime:
                 loop.create_task(
                     lifecycle_forever(self._pool, self._rulebook, settings.lifecycle_seconds)
                 )
+            )
+        if settings.webhook_seconds > 0:
+            self._tasks.append(
+                loop.create_task(deliver_forever(self._pool, settings.webhook_seconds))
             )
 
     async def stop(self) -> None:

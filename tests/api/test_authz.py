@@ -104,6 +104,10 @@ ACCESS: dict[str, dict[Caller, Outcome]] = {
     "Query.rules": STAFF,
     "Query.rule": STAFF,
     "Query.auditLog": ADMINS,
+    "Query.analytics": ADMINS,
+    "Query.webhooks": ADMINS,
+    "Mutation.registerWebhook": ADMINS,
+    "Mutation.deleteWebhook": ADMINS,
     "Mutation.recordPurchase": STORE_STAFF,
     "Mutation.recordPurchases": STORE_STAFF,
     "Mutation.setTiers": ADMINS,
@@ -457,6 +461,56 @@ async def verify_rule(call: Call) -> None:
     assert call.result["name"] == UPSIZE
 
 
+async def verify_analytics(call: Call) -> None:
+    program = await call.world.pool.fetchrow("SELECT timezone, currency FROM program")
+    assert program is not None
+    assert call.result["from"] == "2026-01-01" and call.result["to"] == "2026-01-31"
+    assert call.result["timezone"] == program["timezone"]
+    assert call.result["currency"] == program["currency"]
+    assert call.result["liability"]["outstandingPoints"] >= 0
+
+
+HOOK_URL = "https://hooks.example.com/loyalty"
+
+
+async def spare_webhook(world: World) -> int:
+    row, _ = await service.register_webhook(world.pool, HOOK_URL, ["POINTS_EARNED"])
+    return row.id
+
+
+async def prepare_webhooks(world: World) -> Variables:
+    # The list must not be empty: the walk judges its first item.
+    if not await world.pool.fetchval("SELECT count(*) FROM webhooks"):
+        await spare_webhook(world)
+    return {}
+
+
+async def verify_webhooks(call: Call) -> None:
+    rows = await call.world.pool.fetch("SELECT id, url FROM webhooks ORDER BY id")
+    assert [(w["id"], w["url"]) for w in call.result] == [(str(r["id"]), r["url"]) for r in rows]
+
+
+async def verify_register_webhook(call: Call) -> None:
+    webhook_id = int(call.result["webhook"]["id"])
+    row = await call.world.pool.fetchrow(
+        "SELECT url, event_types, secret FROM webhooks WHERE id = $1", webhook_id
+    )
+    assert row is not None
+    assert (row["url"], row["event_types"]) == (HOOK_URL, ["POINTS_EARNED", "TIER_CHANGED"])
+    assert row["secret"] == call.result["secret"]
+
+
+async def prepare_delete_webhook(world: World) -> Variables:
+    return {"id": str(await spare_webhook(world))}
+
+
+async def verify_delete_webhook(call: Call) -> None:
+    assert call.result["webhook"]["id"] == call.variables["id"]
+    assert not await call.world.pool.fetchval(
+        "SELECT count(*) FROM webhooks WHERE id = $1", int(call.variables["id"])
+    )
+
+
 async def verify_audit_log(call: Call) -> None:
     rows = await call.world.pool.fetch("SELECT id FROM admin_changes ORDER BY id DESC LIMIT 50")
     assert rows, "the world's keys were made as admin changes"
@@ -727,6 +781,36 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "Query.rule": Operation(
         "query($id: ID!) { rule(id: $id) { __typename name } }", "Rule", prepare_rule, verify_rule
+    ),
+    "Query.analytics": Operation(
+        """query($from: Date!, $to: Date!) { analytics(from: $from, to: $to) {
+             __typename ... on Analytics { from to timezone currency
+             liability { outstandingPoints } } } }""",
+        "Analytics",
+        given({"from": "2026-01-01", "to": "2026-01-31"}),
+        verify_analytics,
+    ),
+    "Query.webhooks": Operation(
+        "query { webhooks { __typename id url } }", "Webhook", prepare_webhooks, verify_webhooks
+    ),
+    "Mutation.registerWebhook": Operation(
+        """mutation($url: String!, $types: [WebhookEventType!]!) {
+             registerWebhook(url: $url, eventTypes: $types) {
+               __typename ... on WebhookRegistered { secret webhook { id } }
+               ... on Error { code message } } }""",
+        "WebhookRegistered",
+        given({"url": HOOK_URL, "types": ["POINTS_EARNED", "TIER_CHANGED"]}),
+        verify_register_webhook,
+        writes=True,
+    ),
+    "Mutation.deleteWebhook": Operation(
+        """mutation($id: ID!) { deleteWebhook(id: $id) {
+             __typename ... on WebhookDeleted { webhook { id } }
+             ... on Error { code message } } }""",
+        "WebhookDeleted",
+        prepare_delete_webhook,
+        verify_delete_webhook,
+        writes=True,
     ),
     "Query.auditLog": Operation(
         "query { auditLog(first: 50) { __typename edges { node { id } } } }",
