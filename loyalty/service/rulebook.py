@@ -138,7 +138,9 @@ class RuleBook:
     async def _listen(self) -> None:
         assert self.dsn is not None
         try:
-            self.listener = await listen(self.dsn, rules.CHANNEL, self.invalidate, self._lost)
+            self.listener = await listen(
+                self.dsn, rules.CHANNEL, lambda _: self.invalidate(), self._lost
+            )
         except UnavailableError:
             self._lost()
             return

@@ -19,20 +19,25 @@ class Listener:
 
 
 async def listen(
-    dsn: str, channel: str, on_notify: Callable[[], None], on_lost: Callable[[], None]
+    dsn: str, channel: str, on_notify: Callable[[str], None], on_lost: Callable[[], None]
 ) -> Listener:
+    """A connection that calls on_notify with each notification's payload."""
     try:
         conn = await connect(dsn)
     except UNAVAILABLE_ERRORS as error:
         raise UnavailableError() from error
 
-    def notified(*_: Any) -> None:
-        on_notify()
+    def notified(_conn: object, _pid: int, _channel: str, payload: object) -> None:
+        on_notify(str(payload))
 
     def lost(_: Any) -> None:
         on_lost()
 
-    await conn.add_listener(channel, notified)
+    try:
+        await conn.add_listener(channel, notified)
+    except BaseException:
+        await conn.close()
+        raise
     conn.add_termination_listener(lost)
     return Listener(conn)
 

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from loyalty.errors import UnavailableError
-from loyalty.store.database import UNAVAILABLE_ERRORS, Connection, connect
-from loyalty.store.listen import Listener
+from loyalty.store.database import Connection
+from loyalty.store.listen import Listener, listen
 
 CHANNEL = "loyalty_outbox"
 # A NOTIFY payload holds under 8000 bytes; a longer customer id is sent as "" (anyone).
@@ -101,21 +100,4 @@ async def listen_for_events(
     dsn: str, on_event: Callable[[str], None], on_lost: Callable[[], None]
 ) -> Listener:
     """A connection that reports the customer of every committed event ("" for any)."""
-    try:
-        conn = await connect(dsn)
-    except UNAVAILABLE_ERRORS as error:
-        raise UnavailableError() from error
-
-    def notified(_conn: object, _pid: int, _channel: str, customer_id: object) -> None:
-        on_event(str(customer_id))
-
-    def lost(_: Any) -> None:
-        on_lost()
-
-    try:
-        await conn.add_listener(CHANNEL, notified)
-    except BaseException:
-        await conn.close()
-        raise
-    conn.add_termination_listener(lost)
-    return Listener(conn)
+    return await listen(dsn, CHANNEL, on_event, on_lost)
