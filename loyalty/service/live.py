@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from loyalty.errors import UnavailableError
+from loyalty.service.listening import KeptListener
 from loyalty.store import outbox
 from loyalty.store.database import Pool, connection
-from loyalty.store.listen import Listener
 from loyalty.store.outbox import EventRow
 
 log = logging.getLogger("loyalty.live")
@@ -69,27 +69,34 @@ class LiveHub:
         self.feeds: dict[str, set[Feed]] = {}
         self.dirty: set[str] = set()
         self.wakeup = asyncio.Event()
-        self.listener: Listener | None = None
         self.running: asyncio.Task[None] | None = None
-        self.reconnecting: asyncio.Task[None] | None = None
         self.closing = False
+        # A dropped connection wakes the reader, which then reads once a second until the
+        # listener is back; on_back reads for everyone: whatever committed meanwhile.
+        self.listener = (
+            KeptListener(dsn, outbox.CHANNEL, self.wake, lambda: self.wake(""), self.wakeup.set)
+            if dsn is not None
+            else None
+        )
+
+    @property
+    def listening(self) -> bool:
+        return self.listener is not None and self.listener.listening
 
     async def start(self) -> None:
         self.running = asyncio.get_running_loop().create_task(self._run())
-        if self.dsn is not None:
-            await self._listen()
+        if self.listener is not None:
+            await self.listener.start()
 
     async def close(self) -> None:
         self.closing = True
         self.wakeup.set()
-        for task in (self.reconnecting, self.running):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        if self.running is not None:
+            self.running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.running
         if self.listener is not None:
             await self.listener.close()
-            self.listener = None
 
     @asynccontextmanager
     async def subscribe(self, customer_id: str, after_id: int | None) -> AsyncIterator[Feed]:
@@ -121,12 +128,12 @@ class LiveHub:
 
     async def _run(self) -> None:
         while not self.closing:
-            if self.listener is None:
+            if not self.listening:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(POLL_SECONDS):
                         await self.wakeup.wait()
-                if self.listener is None:
+                if not self.listening:
                     self.dirty.update(self.feeds)
             else:
                 await self.wakeup.wait()
@@ -167,31 +174,6 @@ class LiveHub:
                         break
             if len(read) == READ_BATCH:
                 self.dirty.add(customer_id)  # more are waiting
-
-    async def _listen(self) -> None:
-        assert self.dsn is not None
-        try:
-            self.listener = await outbox.listen_for_events(self.dsn, self.wake, self._lost)
-        except UnavailableError:
-            self._lost()
-            return
-        self.wake("")  # whatever committed while nobody listened
-
-    def _lost(self) -> None:
-        self.listener = None
-        if self.closing or self.dsn is None:
-            return
-        self.wakeup.set()
-        if self.reconnecting is None or self.reconnecting.done():
-            self.reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        while self.listener is None and not self.closing:
-            await asyncio.sleep(POLL_SECONDS)
-            try:
-                await self._listen()
-            except Exception:
-                log.exception("cannot listen for points events yet; reading once a second")
 
 
 __all__ = ["EventRow", "Feed", "LiveHub"]

@@ -24,10 +24,10 @@ from loyalty.domain.lifecycle import (
 )
 from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings
 from loyalty.domain.rules import Rule, parse_rule
-from loyalty.errors import LoyaltyError, UnavailableError
+from loyalty.errors import LoyaltyError
+from loyalty.service.listening import KeptListener
 from loyalty.store import catalog, rules, tiers
 from loyalty.store.database import Pool, connection
-from loyalty.store.listen import Listener, listen
 
 log = logging.getLogger("loyalty.rules")
 POLL_SECONDS = 1.0
@@ -97,22 +97,21 @@ class RuleBook:
         self.loaded_generation = -1
         self.loaded_at = 0.0
         self.compiled: Compiled | None = None
-        self.listener: Listener | None = None
         self.lock = asyncio.Lock()
-        self.reconnecting: asyncio.Task[None] | None = None
-        self.closing = False
+        # Whatever changed while nobody listened counts as a change: on_back invalidates too.
+        self.listener = (
+            KeptListener(dsn, rules.CHANNEL, lambda _: self.invalidate(), self.invalidate)
+            if dsn is not None
+            else None
+        )
 
     async def start(self) -> None:
-        if self.dsn is not None:
-            await self._listen()
+        if self.listener is not None:
+            await self.listener.start()
 
     async def close(self) -> None:
-        self.closing = True
-        if self.reconnecting is not None:
-            self.reconnecting.cancel()
         if self.listener is not None:
             await self.listener.close()
-            self.listener = None
 
     def invalidate(self) -> None:
         self.generation += 1
@@ -133,30 +132,5 @@ class RuleBook:
     def _fresh(self) -> bool:
         if self.compiled is None or self.loaded_generation != self.generation:
             return False
-        return self.listener is not None or time.monotonic() - self.loaded_at < POLL_SECONDS
-
-    async def _listen(self) -> None:
-        assert self.dsn is not None
-        try:
-            self.listener = await listen(
-                self.dsn, rules.CHANNEL, lambda _: self.invalidate(), self._lost
-            )
-        except UnavailableError:
-            self._lost()
-            return
-        self.invalidate()  # whatever changed while nobody listened
-
-    def _lost(self) -> None:
-        self.listener = None
-        if self.closing:
-            return
-        if self.reconnecting is None or self.reconnecting.done():
-            self.reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
-
-    async def _reconnect(self) -> None:
-        while self.listener is None and not self.closing:
-            await asyncio.sleep(POLL_SECONDS)
-            try:
-                await self._listen()
-            except Exception:
-                log.exception("cannot listen for rule changes yet; rules reload once a second")
+        listening = self.listener is not None and self.listener.listening
+        return listening or time.monotonic() - self.loaded_at < POLL_SECONDS

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from loyalty.store.database import Connection
-from loyalty.store.listen import Listener, listen
 
 CHANNEL = "loyalty_outbox"
 # A NOTIFY payload holds under 8000 bytes; a longer customer id is sent as "" (anyone).
@@ -94,10 +93,3 @@ async def events_after(
         limit,
     )
     return [EventRow(**row) for row in rows]
-
-
-async def listen_for_events(
-    dsn: str, on_event: Callable[[str], None], on_lost: Callable[[], None]
-) -> Listener:
-    """A connection that reports the customer of every committed event ("" for any)."""
-    return await listen(dsn, CHANNEL, on_event, on_lost)
