@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +13,6 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 from hypothesis import settings as hypothesis_settings
 
 from loyalty import service
@@ -25,7 +22,7 @@ from loyalty.domain.access import Role
 from loyalty.embedded import EmbeddedPostgres
 from loyalty.store.database import Pool, connect, create_pool
 from loyalty.store.migrations import apply_migrations
-from tests.support import JWT_SECRET, serving
+from tests.support import JWT_SECRET, on_loopback, serving
 
 TEMPLATE = "loyalty_template"
 
@@ -131,21 +128,5 @@ async def admin_key(pool: Pool) -> str:
 @pytest.fixture
 async def live_url(pool: Pool, settings: Settings, dsn: str) -> AsyncIterator[str]:
     """The app served over real HTTP on a free loopback port, for concurrent clients."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, pool=pool, dsn=dsn), log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with on_loopback(create_app(settings, pool=pool, dsn=dsn)) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import uvicorn
 from starlette.types import ASGIApp, Message
 
 from loyalty.tokens import issue_customer_token
@@ -56,3 +58,24 @@ async def serving(app: ASGIApp) -> AsyncIterator[httpx.AsyncClient]:
         stopped = await outbox.get()
         await task
         assert stopped["type"] == "lifespan.shutdown.complete", stopped
+
+
+@asynccontextmanager
+async def on_loopback(app: ASGIApp, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[int]:
+    """The app served by uvicorn on a free loopback port, in this event loop; yields the port."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
@@ -32,7 +30,7 @@ from loyalty.domain.access import Role
 from loyalty.service import live
 from loyalty.store import outbox
 from loyalty.store.database import Pool, transaction
-from tests.support import customer_token, gql
+from tests.support import customer_token, gql, on_loopback
 
 SEED: dict[str, Any] = {
     "program": {"name": "Corner Pizza", "currency": "EUR", "timezone": "UTC"},
@@ -69,22 +67,8 @@ QUIET_SECONDS = 0.5  # how long a subscriber that should hear nothing is listene
 @asynccontextmanager
 async def served(app: ASGIApp) -> AsyncIterator[str]:
     """The app on a free loopback port, as host:port; with a dsn of its own, one more process."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with on_loopback(app) as port:
         yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @dataclass

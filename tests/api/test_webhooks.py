@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +26,7 @@ from loyalty.domain.webhooks import EVENT_TYPES
 from loyalty.store import webhooks as store
 from loyalty.store.database import Pool
 from tests.api.test_lifecycle import program
-from tests.support import gql
+from tests.support import gql, on_loopback
 
 REGISTER = """
 mutation R($url: String!, $types: [WebhookEventType!]!) {
@@ -118,22 +117,12 @@ async def receiver() -> AsyncIterator[Receiver]:
             Route("/hang", receiver.hang, methods=["POST"]),
         ]
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield receiver
-    finally:
-        receiver.released.set()
-        server.should_exit = True
-        await task
-        sock.close()
+    async with on_loopback(app, lifespan="off") as port:
+        receiver.url = f"http://127.0.0.1:{port}/hook"
+        try:
+            yield receiver
+        finally:
+            receiver.released.set()
 
 
 def closed_port_url() -> str:
