@@ -3,7 +3,6 @@ in the transaction of the change itself, so a change is never made without its r
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,17 +15,6 @@ from loyalty.store.database import Connection, Pool, connection
 MAX_PAGE = 100
 
 
-def snapshot(value: Any) -> Any:
-    """A JSON-ready copy of a row, a list of rows or a mapping of them."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: snapshot(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): snapshot(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [snapshot(v) for v in value]
-    return value
-
-
 async def record_change(
     conn: Connection,
     actor: Actor,
@@ -35,12 +23,11 @@ async def record_change(
     before: Any,
     after: Any,
 ) -> None:
+    """Rows (dataclasses), lists and mappings of them go in as they are: the jsonb codec
+    writes dataclasses and datetimes itself."""
     kind, subject_id = subject
     await changes.insert_change(
-        conn,
-        NewChange(
-            actor.name, actor.key_id, action, kind, subject_id, snapshot(before), snapshot(after)
-        ),
+        conn, NewChange(actor.name, actor.key_id, action, kind, subject_id, before, after)
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from loyalty.errors import (
     TooManyAttemptsError,
     ValidationError,
 )
-from loyalty.service.changes import record_change, snapshot
+from loyalty.service.changes import record_change
 from loyalty.service.idempotency import claim_or_replay, fingerprint, save_result
 from loyalty.service.throttle import FailureThrottle
 from loyalty.store import accounts, outbox, rebates
@@ -104,7 +105,7 @@ async def issue_rebate_code(
         rebate = await issue(conn, customer_id, offer, datetime.now(UTC))
         await save_result(conn, ISSUE_SCOPE, idempotency_key, {"code": rebate.code})
         # The code itself is a bearer credential: the log keeps only its last characters.
-        after = {**snapshot(rebate), "code": shown(rebate.code)[-4:]}
+        after = {**dataclasses.asdict(rebate), "code": shown(rebate.code)[-4:]}
         await record_change(conn, actor, "issueRebateCode", ("customer", customer_id), None, after)
         return rebate, False
 
