@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test reliability check fmt schema bench bench-large bench-rules bench-nudges clean
+.PHONY: help install run test e2e reliability check fmt schema bench bench-large bench-rules bench-nudges clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,13 @@ run: install ## Start the embedded database, load the demo and serve on :8000
 
 test: install ## Run the test suite (extra flags in PYTEST_ARGS)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium; as root the package is installed when it is missing (CI runs as root).
+e2e: install ## The admin page in headless Chromium; screenshots go to build/screenshots
+	command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+	@command -v chromium >/dev/null || { echo "e2e needs Chromium: apt-get install chromium" >&2; exit 1; }
+	$(PY) -m pytest -m browser tests/e2e $(PYTEST_ARGS)
 
 reliability: install ## Crash, database restart, retries, races, fuzz and abuse at full scale; prints a table
 	LOYALTY_RELIABILITY=full $(PY) -m pytest tests/reliability $(PYTEST_ARGS)

@@ -24,6 +24,7 @@ from loyalty.service.live import LiveHub
 from loyalty.service.stats import refresh_forever
 from loyalty.service.webhooks import deliver_forever
 from loyalty.store.database import create_pool, ping
+from loyalty.web import routes as admin_routes
 
 
 class Runtime:
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
             Route("/metrics", metrics_text),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *admin_routes(),
         ],
         lifespan=lifespan,
         exception_handlers={UnavailableError: unavailable},

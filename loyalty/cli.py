@@ -193,9 +193,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         token = issue_customer_token(
             seed["customer"], settings.require_jwt_secret(), settings.jwt_algorithm
         )
-        url = f"http://{settings.host}:{settings.port}/graphql"
+        url = f"http://{settings.host}:{settings.port}"
         print(
-            f"\nloyalty is serving GraphQL at {url}\n\n"
+            f"\nloyalty is serving GraphQL at {url}/graphql\n"
+            f"  and the admin page at {url}/admin (sign in with the admin key)\n\n"
             f"  POS key (store S1): Bearer {keys['pos']}\n"
             f"  admin key:          Bearer {keys['admin']}\n"
             f"  customer token ({seed['customer']}):\n"

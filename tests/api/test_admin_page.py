@@ -1,0 +1,41 @@
+"""How the admin page is served; what it does in a browser is in tests/e2e/test_admin_page.py."""
+
+import re
+from pathlib import Path
+
+import httpx
+
+STATIC = Path(__file__).resolve().parents[2] / "loyalty" / "web" / "static"
+
+
+async def test_the_page_and_its_two_files_are_served_with_a_strict_policy(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/admin")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script src="/admin/admin.js" defer></script>' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for name, kind in [("admin.js", "text/javascript"), ("admin.css", "text/css")]:
+        response = await client.get(f"/admin/{name}")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(kind)
+        assert response.headers["content-security-policy"] == policy
+
+
+async def test_nothing_else_is_served_from_the_page_folder(client: httpx.AsyncClient) -> None:
+    for path in ["/admin/missing.js", "/admin/__init__.py", "/admin/..%2F__init__.py"]:
+        assert (await client.get(path)).status_code == 404, path
+
+
+def test_the_page_loads_nothing_from_another_origin() -> None:
+    for file in STATIC.iterdir():
+        text = file.read_text()
+        origins = set(re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text)) - {
+            "http://www.w3.org"  # the SVG namespace, a name and not a download
+        }
+        assert origins == set(), f"{file.name} refers to {origins}"
+        assert "innerHTML" not in text, f"{file.name}: values go in as text, never as HTML"

@@ -1,0 +1,267 @@
+"""The admin page in a real browser: headless Chromium driven by Playwright (`make e2e`).
+
+Each test serves the app on loopback with the demo program and a real database, and leaves
+a screenshot of every page it visits in build/screenshots (or LOYALTY_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from loyalty import service
+from loyalty.app import create_app
+from loyalty.config import Settings
+from loyalty.domain.access import Role
+from loyalty.service import Pool
+from tests.support import gql, on_loopback
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "db" / "seed" / "demo.json"
+SHOTS = Path(os.environ.get("LOYALTY_SCREENSHOTS", ROOT / "build" / "screenshots"))
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+# Headless as root on a machine without a network: no sandbox, no background connections.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+NUDGES = """
+query N($cart: CartInput!) { nudges(cart: $cart) { ... on NudgeList { nudges { id ruleId } } } }
+"""
+RECORD = """
+mutation R($input: PurchaseInput!) { recordPurchase(input: $input) {
+  __typename ... on PurchaseRecorded { pointsEarned acceptedNudgeIds
+    awards { ruleName points } rebateCodesIssued { code } } } }
+"""
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    return SHOTS
+
+
+@pytest.fixture(scope="session")
+async def browser(screenshots: Path) -> AsyncIterator[Browser]:
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=FLAGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def served(pool: Pool, settings: Settings, dsn: str) -> AsyncIterator[dict[str, str]]:
+    """The demo program served on loopback, with an admin key and a till's key."""
+    await service.load_seed(pool, json.loads(SEED.read_text()))
+    keys = {
+        "admin": await service.create_api_key(pool, Role.ADMIN, None, "browser"),
+        "pos": await service.create_api_key(pool, Role.POS, "S1", "till"),
+    }
+    async with on_loopback(create_app(settings, pool=pool, dsn=dsn)) as port:
+        yield {"url": f"http://127.0.0.1:{port}", **keys}
+
+
+async def open_page(browser: Browser, url: str, viewport: dict[str, int]) -> Page:
+    page = await browser.new_page(viewport=viewport)  # type: ignore[arg-type]
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.problems = problems  # type: ignore[attr-defined]
+    await page.goto(f"{url}/admin")
+    return page
+
+
+async def sign_in(page: Page, key: str) -> None:
+    await page.fill("#admin-key", key)
+    await page.click("#sign-in button")
+    await expect(page.locator("#rules-table")).to_be_visible()
+
+
+async def shot(page: Page, name: str) -> None:
+    await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+
+
+async def api(url: str, key: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url) as client:
+        body = await gql(client, query, variables, auth=key)
+    assert "errors" not in body, body
+    return body["data"]  # type: ignore[no-any-return]
+
+
+async def test_an_admin_creates_an_upsize_rule_simulates_it_and_sees_it_pay(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url = served["url"]
+    page = await open_page(browser, url, DESKTOP)
+
+    await page.fill("#admin-key", served["pos"])
+    await page.click("#sign-in button")
+    await expect(page.locator("#notice")).to_contain_text("this needs an admin API key")
+    await sign_in(page, served["admin"])
+    await expect(page.locator("#rules-table")).to_contain_text("Go large: 20 bonus points a pizza")
+    await shot(page, "rules")
+
+    await page.click("#nav [data-tab=analytics]")
+    await expect(page.locator("[data-chart=acceptance]")).to_contain_text("No nudges shown")
+    await expect(page.locator("[data-chart=funnel] [data-key=accepted]")).to_have_attribute(
+        "data-value", "0"
+    )
+
+    await page.click("#nav [data-tab=rules]")
+    await page.click("#new-rule")
+    await page.select_option("#f-kind", "UPSIZE")
+    await page.fill("#f-name", "Twelve wings: 30 bonus points")
+    await page.fill("#f-upsize-family", "wings")
+    # Validated as it is typed: a bad number is named before anything is sent.
+    await page.fill("#f-upsize-minSizeRank", "two")
+    await expect(page.locator("#f-upsize-minSizeRank-error")).to_have_text("a whole number")
+    await page.fill("#f-upsize-minSizeRank", "2")
+    await expect(page.locator("#f-upsize-minSizeRank-error")).to_have_text("")
+    await page.fill("#f-upsize-points", "30")
+    await page.fill("#f-message", "Make it {product} for +{extra} and earn {points} bonus points")
+    await page.fill("#f-rebate-amountOff", "1.505")
+    await expect(page.locator("#f-rebate-amountOff-error")).to_contain_text("at most 2 decimals")
+    await page.fill("#f-rebate-amountOff", "1.50")
+    await page.fill("#f-rebate-daysValid", "30")
+
+    line = page.locator("#simulator .line").first
+    await line.locator(".sku").fill("WINGS-12")
+    await line.locator(".sku").dispatch_event("change")
+    await expect(line.locator(".price")).to_have_value("10.49")
+    await page.click("#simulate")
+    await expect(page.locator("#sim-pays")).to_have_text("This rule pays 30 points.")
+    await expect(page.locator("#sim-result")).to_contain_text("today (+30)")
+    await shot(page, "rule-editor")
+
+    await page.click("#save-rule")
+    await expect(page.locator("#notice")).to_contain_text("Saved")
+    rule_id = (await page.evaluate("location.hash")).rsplit("/", 1)[1]
+    assert rule_id.isdigit()
+
+    # A till offers the nudge on a six-wings cart and the customer takes it.
+    at = datetime.now(UTC).isoformat()
+    cart = {
+        "storeId": "S1",
+        "customerId": "web-1",
+        "lines": [{"sku": "WINGS-6", "quantity": 1, "unitPrice": 599}],
+    }
+    [nudge] = (await api(url, served["pos"], NUDGES, {"cart": cart}))["nudges"]["nudges"]
+    assert nudge["ruleId"] == rule_id
+    purchase = {
+        "customerId": "web-1",
+        "storeId": "S1",
+        "transactionId": "web-T1",
+        "occurredAt": at,
+        "lines": [{"sku": "WINGS-12", "quantity": 1, "unitPrice": 1049}],
+        "acceptedNudgeIds": [nudge["id"]],
+    }
+    recorded = (await api(url, served["pos"], RECORD, {"input": purchase}))["recordPurchase"]
+    assert recorded["acceptedNudgeIds"] == [nudge["id"]]
+    assert {"ruleName": "Twelve wings: 30 bonus points", "points": 30} in recorded["awards"]
+    assert len(recorded["rebateCodesIssued"]) == 1
+
+    await page.click("#nav [data-tab=analytics]")
+    today = datetime.now(ZoneInfo("Europe/Warsaw")).date().isoformat()  # the demo's days
+    ours = f"circle[data-day='{today}'][data-series='Twelve wings: 30 bonus points']"
+    await expect(page.locator(f"[data-chart=acceptance] {ours}")).to_have_attribute(
+        "data-value", "100"
+    )
+    revenue = page.locator(f"[data-chart=revenue] {ours}")
+    await expect(revenue).to_have_attribute("data-value", "450")
+    funnel = page.locator("[data-chart=funnel]")
+    await expect(funnel.locator("[data-key=shown]")).to_have_attribute("data-value", "1")
+    await expect(funnel.locator("[data-key=accepted]")).to_have_attribute("data-value", "1")
+    await expect(funnel.locator("[data-key=issued]")).to_have_attribute("data-value", "1")
+    row = page.locator(f"#analytics-table tr[data-rule-id='{rule_id}']")
+    await expect(row.locator("[data-col=accepted]")).to_have_text("1")
+    await shot(page, "analytics")
+
+    await page.click("#nav [data-tab=customers]")
+    await page.fill("#customer-id", "web-1")
+    await page.press("#customer-id", "Enter")
+    await expect(page.locator("#stat-balance strong")).to_have_text(str(recorded["pointsEarned"]))
+    await expect(page.locator("#ledger-table")).to_contain_text("Twelve wings")
+    await expect(page.locator("#codes-table")).to_contain_text("THX-")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_catalog_and_customer_pages_edit_through_the_api(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url = served["url"]
+    page = await open_page(browser, url, DESKTOP)
+    await sign_in(page, served["admin"])
+
+    await page.click("#nav [data-tab=catalog]")
+    await page.locator("#products-table tr[data-sku='LAVA-CAKE'] button").click()
+    await expect(page.locator("#f-sku")).to_have_value("LAVA-CAKE")
+    await page.fill("#f-family", "cakes")
+    await page.click("#save-product")
+    await expect(page.locator("#f-sizeRank-error")).to_have_text(
+        "a family and a size rank go together"
+    )
+    await page.fill("#f-family", "")
+    await page.fill("#f-price", "5.25")
+    await page.click("#save-product")
+    await expect(page.locator("#notice")).to_have_text("Saved LAVA-CAKE.")
+    await expect(page.locator("#products-table tr[data-sku='LAVA-CAKE']")).to_contain_text("5.25")
+    products = await api(url, served["admin"], "{ products(first: 100) { sku price } }", {})
+    assert {"sku": "LAVA-CAKE", "price": 525} in products["products"]
+    await shot(page, "catalog")
+
+    await page.click("#nav [data-tab=customers]")
+    await page.fill("#customer-id", "web-2")
+    await page.press("#customer-id", "Enter")
+    await expect(page.locator("#customer")).to_contain_text("No customer")
+    await page.fill("#f-points", "-5")
+    await page.fill("#f-reason", "Test")
+    await page.click("#adjust")
+    await expect(page.locator("#adjust-result")).to_contain_text("points")  # not enough points
+    await page.fill("#f-points", "25")
+    await page.fill("#f-reason", "Sorry for the cold pizza")
+    # A double click sends one adjustment: the second request replays the first's key.
+    await page.dblclick("#adjust")
+    await expect(page.locator("#stat-balance")).to_contain_text("25")
+    await expect(page.locator("#ledger-table tbody tr")).to_have_count(1)
+    await expect(page.locator("#ledger-table")).to_contain_text("Sorry for the cold pizza")
+    await shot(page, "customer")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_every_page_fits_a_phone_screen(browser: Browser, served: dict[str, str]) -> None:
+    page = await open_page(browser, served["url"], PHONE)
+    await sign_in(page, served["admin"])
+    pages = {
+        "rules": "#rules-table",
+        "rules/new": "#simulator",
+        "catalog": "#products-table",
+        "customers/demo-customer-1": "#adjust-form",
+        "analytics": "[data-chart=funnel]",
+    }
+    for route, ready in pages.items():
+        await page.evaluate(f"location.hash = '#/{route}'")
+        await expect(page.locator(ready)).to_be_visible()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{route} is {width}px wide on a {PHONE['width']}px screen"
+        await shot(page, f"phone-{route.replace('/', '-')}")
+    assert page.problems == []  # type: ignore[attr-defined]
