@@ -148,8 +148,6 @@ async def analytics_report(
         rows = await analytics.rule_days(conn, lo, hi, timezone)
         orders = await analytics.order_values(conn, lo, hi)
         tiers = await analytics.tier_standing(conn)
-    if not any(tier.tier is None for tier in tiers):
-        tiers.insert(0, TierRow(None, 0, 0, 0))
     none = OrdersRow(0, 0)
     nudged, not_nudged = orders.get(True, none), orders.get(False, none)
     return AnalyticsReport(

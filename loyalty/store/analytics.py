@@ -130,22 +130,30 @@ async def order_values(conn: Connection, start: datetime, end: datetime) -> dict
 
 async def tier_standing(conn: Connection) -> list[TierRow]:
     """Customers and points held now, per tier: customers without a tier (tier None) first,
-    then every defined tier from the lowest, then any tier no longer defined that some hold."""
+    then every defined tier from the lowest. A customer who holds no defined tier is in the
+    tier that asks for no points, as `me` shows them, and has no tier only without one."""
     rows = await conn.fetch(
         """
         WITH held AS (
-            SELECT tier, count(*) AS customers,
+            SELECT coalesce(t.name, (SELECT name FROM tiers WHERE qualifying_points = 0)) AS tier,
+                   count(*) AS customers,
                    coalesce(sum(balance) FILTER (WHERE balance > 0), 0)::bigint AS outstanding,
                    coalesce(sum(-balance) FILTER (WHERE balance < 0), 0)::bigint AS debt
-            FROM accounts GROUP BY tier
+            FROM accounts a LEFT JOIN tiers t ON t.name = a.tier
+            GROUP BY 1
         )
         SELECT coalesce(t.name, h.tier) AS tier,
                coalesce(h.customers, 0) AS customers,
                coalesce(h.outstanding, 0) AS outstanding_points,
-               coalesce(h.debt, 0) AS debt_points
+               coalesce(h.debt, 0) AS debt_points,
+               t.qualifying_points
         FROM tiers t
         FULL JOIN held h ON h.tier = t.name
-        ORDER BY (coalesce(t.name, h.tier) IS NULL) DESC, t.qualifying_points NULLS LAST, h.tier
+        UNION ALL
+        SELECT NULL, 0, 0, 0, NULL
+        WHERE NOT EXISTS (SELECT FROM tiers WHERE qualifying_points = 0)
+          AND NOT EXISTS (SELECT FROM held WHERE tier IS NULL)
+        ORDER BY 5 NULLS FIRST
         """
     )
-    return [TierRow(**row) for row in rows]
+    return [TierRow(*row[:4]) for row in rows]

@@ -215,6 +215,29 @@ async def test_a_window_with_nothing_in_it_reports_zeros_and_the_debts_owed(
     ]
 
 
+async def test_customers_below_every_threshold_count_in_the_tier_that_asks_for_no_points(
+    client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
+) -> None:
+    await warsaw_program(client, pool, admin_key)
+    await buy(client, pos_key, 1, "PEPP-M", 1249, customer="alice")
+    await buy(client, pos_key, 2, "PEPP-M", 1249, customer="bob")
+    tiers = [
+        {"name": "Member", "qualifyingPoints": 0, "multiplierPercent": 100},
+        {"name": "Silver", "qualifyingPoints": 30, "multiplierPercent": 100},
+    ]
+    done = await gql(client, SET_TIERS, {"tiers": tiers}, auth=admin_key)
+    assert done["data"]["setTiers"]["__typename"] == "TiersSet", done
+    me = "{ me { tier { tier { name } } } }"
+    shown = await gql(client, me, auth=customer_token("alice"))
+    assert shown["data"]["me"]["tier"]["tier"] == {"name": "Member"}
+    today = datetime.now(WARSAW).date()
+    result = await report(client, admin_key, today, today)
+    assert result["tiers"] == [
+        {"tier": "Member", "customers": 2, "outstandingPoints": 24},
+        {"tier": "Silver", "customers": 0, "outstandingPoints": 0},
+    ]
+
+
 async def test_an_acceptance_counts_on_the_day_the_nudge_was_shown(
     client: httpx.AsyncClient, pool: Pool, admin_key: str, pos_key: str
 ) -> None:
