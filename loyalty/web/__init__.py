@@ -1,4 +1,4 @@
-"""The admin page: one HTML shell, a script and a style sheet, all served from this package."""
+"""The admin page: an HTML shell, its script modules and a style sheet, served from here."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ STATIC = Path(__file__).parent / "static"
 
 FILES = {
     "admin.html": "text/html; charset=utf-8",
-    "admin.js": "text/javascript; charset=utf-8",
     "admin.css": "text/css; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
+    "analytics.js": "text/javascript; charset=utf-8",
+    "catalog.js": "text/javascript; charset=utf-8",
+    "core.js": "text/javascript; charset=utf-8",
+    "customers.js": "text/javascript; charset=utf-8",
+    "fields.js": "text/javascript; charset=utf-8",
+    "rules.js": "text/javascript; charset=utf-8",
 }
 
 # The page loads only its own files and talks only to its own origin, so an injected

@@ -6,24 +6,35 @@ from pathlib import Path
 import httpx
 
 STATIC = Path(__file__).resolve().parents[2] / "loyalty" / "web" / "static"
+SCRIPTS = sorted(STATIC.glob("*.js"))
 
 
-async def test_the_page_and_its_two_files_are_served_with_a_strict_policy(
+async def test_the_page_and_all_its_files_are_served_with_a_strict_policy(
     client: httpx.AsyncClient,
 ) -> None:
     page = await client.get("/admin")
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
-    assert '<script src="/admin/admin.js" defer></script>' in page.text
+    assert '<script type="module" src="/admin/admin.js"></script>' in page.text
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "unsafe" not in policy
     assert page.headers["x-content-type-options"] == "nosniff"
-    for name, kind in [("admin.js", "text/javascript"), ("admin.css", "text/css")]:
+    files = [(file.name, "text/javascript") for file in SCRIPTS] + [("admin.css", "text/css")]
+    assert len(files) > 2
+    for name, kind in files:
         response = await client.get(f"/admin/{name}")
-        assert response.status_code == 200
+        assert response.status_code == 200, name
         assert response.headers["content-type"].startswith(kind)
         assert response.headers["content-security-policy"] == policy
+        assert response.text == (STATIC / name).read_text()
+
+
+def test_every_module_imports_only_files_of_the_page() -> None:
+    names = {file.name for file in SCRIPTS}
+    for file in SCRIPTS:
+        for source in re.findall(r"^import .* from '([^']+)';$", file.read_text(), re.M):
+            assert source.startswith("./") and source[2:] in names, f"{file.name}: {source}"
 
 
 async def test_nothing_else_is_served_from_the_page_folder(client: httpx.AsyncClient) -> None:
@@ -38,4 +49,5 @@ def test_the_page_loads_nothing_from_another_origin() -> None:
             "http://www.w3.org"  # the SVG namespace, a name and not a download
         }
         assert origins == set(), f"{file.name} refers to {origins}"
-        assert "innerHTML" not in text, f"{file.name}: values go in as text, never as HTML"
+        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"]:
+            assert sink not in text, f"{file.name}: values go in as text, never as HTML"
