@@ -6,6 +6,7 @@ a screenshot of every page it visits in build/screenshots (or LOYALTY_SCREENSHOT
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from loyalty import service
 from loyalty.app import create_app
@@ -265,3 +266,45 @@ async def test_every_page_fits_a_phone_screen(browser: Browser, served: dict[str
         assert width <= PHONE["width"], f"{route} is {width}px wide on a {PHONE['width']}px screen"
         await shot(page, f"phone-{route.replace('/', '-')}")
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_a_late_answer_does_not_paint_over_the_page_opened_since(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    page = await open_page(browser, served["url"], DESKTOP)
+    await sign_in(page, served["admin"])
+    release = asyncio.Event()
+
+    async def slow_rule(route: Route) -> None:
+        if "rule(id:" in (route.request.post_data or ""):
+            await release.wait()
+        await route.continue_()
+
+    await page.route("**/graphql", slow_rule)
+    await page.evaluate("location.hash = '#/rules/2'")
+    await page.click("#nav [data-tab=catalog]")
+    await expect(page.locator("#products-table")).to_be_visible()
+    async with page.expect_response(lambda r: "rule(id:" in (r.request.post_data or "")):
+        release.set()
+    await page.evaluate("new Promise((done) => setTimeout(done, 200))")
+    await expect(page.locator("#products-table")).to_be_visible()
+    await expect(page.locator("#rule-form")).to_have_count(0)
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_a_key_that_stops_working_brings_back_the_sign_in_form(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    page = await open_page(browser, served["url"], DESKTOP)
+    await sign_in(page, served["admin"])
+
+    async def revoked(route: Route) -> None:
+        headers = {**route.request.headers, "authorization": "Bearer lk_000000000000_revoked"}
+        await route.continue_(headers=headers)
+
+    await page.route("**/graphql", revoked)
+    await page.click("#nav [data-tab=catalog]")
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await expect(page.locator("#notice")).to_have_text("Your key is no longer valid.")
+    await expect(page.locator("#nav")).to_be_hidden()
+    await expect(page.locator("#program")).to_have_text("Loyalty admin")

@@ -1,7 +1,7 @@
 // The admin page: rules, catalog, customers and analytics over the service's own GraphQL API.
 // No framework and no third-party code: this entry signs the admin in and routes between the
 // pages, each a module of its own.
-import { KEY_STORE, busy, connect, el, gql, main, notice, state } from './core.js';
+import { KEY_STORE, busy, connect, el, gql, main, notice, screen, state } from './core.js';
 import { showRules } from './rules.js';
 import { showCatalog } from './catalog.js';
 import { showCustomers } from './customers.js';
@@ -11,6 +11,8 @@ function signOut(message) {
   sessionStorage.removeItem(KEY_STORE);
   state.key = null;
   state.products = null;
+  state.page += 1;
+  document.getElementById('program').textContent = 'Loyalty admin';
   document.getElementById('nav').hidden = true;
   if (location.hash) history.replaceState(null, '', location.pathname);
   showSignIn();
@@ -58,10 +60,19 @@ function route() {
   }
   notice(state.flash || '', 'ok');
   state.flash = null;
-  main.replaceChildren(el('p', { class: 'loading', text: 'Loading…' }));
-  VIEWS[view](rest.map(decodeURIComponent).join('/')).catch((error) => {
-    main.replaceChildren(el('p', { class: 'error', text: error.message }));
-  });
+  state.page += 1;
+  const show = screen();
+  show(el('p', { class: 'loading', text: 'Loading…' }));
+  VIEWS[view](rest.map(decode).join('/')).catch((error) => show(el('p', { class: 'error', text: error.message })));
+}
+
+// A hash typed by hand may not decode; it then names what it says.
+function decode(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 connect({ route, signOut });

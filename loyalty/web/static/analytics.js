@@ -1,6 +1,6 @@
 // Analytics: nudge acceptance and revenue by day as SVG line charts, the funnel, tiers, and
 // a table by rule.
-import { busy, count, el, fractionDigits, gql, main, money, moneyInput, notice, parseMoney, percent, state, stat, svg } from './core.js';
+import { busy, count, el, fractionDigits, gql, main, money, moneyInput, notice, parseMoney, percent, screen, state, stat, svg } from './core.js';
 
 const ANALYTICS = `query($from: Date!, $to: Date!, $value: Int) { analytics(from: $from, to: $to, pointValueMinor: $value) {
   __typename ... on InvalidInputError { message field }
@@ -19,6 +19,7 @@ function programDay(date) {
 }
 
 export async function showAnalytics() {
+  const show = screen();
   const today = new Date();
   const from = el('input', { type: 'date', id: 'from', value: programDay(new Date(today.getTime() - 13 * 86400000)), 'aria-label': 'From' });
   const to = el('input', { type: 'date', id: 'to', value: programDay(today), 'aria-label': 'To' });
@@ -31,6 +32,7 @@ export async function showAnalytics() {
     const worth = parseMoney(value.value);
     if (worth.error) return notice(`Point value: ${worth.error}.`, 'error');
     const data = await gql(ANALYTICS, { from: from.value, to: to.value, value: worth.value });
+    if (!body.isConnected) return;
     const a = data.analytics;
     if (a.__typename !== 'Analytics') return notice(a.message, 'error');
     body.replaceChildren(...analyticsView(a));
@@ -39,7 +41,7 @@ export async function showAnalytics() {
     event.preventDefault();
     busy(go, load);
   });
-  main.replaceChildren(el('section', {}, el('h1', { text: 'Analytics' }), form, body));
+  show(el('section', {}, el('h1', { text: 'Analytics' }), form, body));
   await load();
 }
 

@@ -1,5 +1,5 @@
 // The catalog: the product list with its editor, and the product names the rule form suggests.
-import { busy, el, gql, main, money, notice, state } from './core.js';
+import { busy, el, gql, money, notice, screen, state } from './core.js';
 import { field } from './fields.js';
 
 export async function catalog() {
@@ -29,6 +29,7 @@ export function catalogLists(products) {
 }
 
 export async function showCatalog() {
+  const show = screen();
   const products = await catalog();
   const categories = [...new Set(products.map((p) => p.category))].sort();
   const filter = el('select', { id: 'category-filter', 'aria-label': 'Category' },
@@ -51,7 +52,7 @@ export async function showCatalog() {
   };
   filter.addEventListener('change', render);
   search.addEventListener('input', render);
-  main.replaceChildren(el('section', {},
+  show(el('section', {},
     el('div', { class: 'heading' }, el('h1', { text: 'Catalog' }), el('span', { class: 'muted', text: `${products.length} products` })),
     editor.form, el('div', { class: 'toolbar' }, filter, search), list));
   render();
@@ -112,6 +113,7 @@ function productEditor(products) {
         return;
       }
       state.products = null;
+      if (!form.isConnected) return;
       notice(`Saved ${product.sku}.`, 'ok');
       await showCatalog();
     });

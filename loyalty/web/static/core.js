@@ -2,7 +2,7 @@
 // the page state. Every value goes into the DOM as text, never as HTML.
 
 export const KEY_STORE = 'loyalty.adminKey';
-export const state = { key: sessionStorage.getItem(KEY_STORE), program: null, tiers: [], products: null, flash: null };
+export const state = { key: sessionStorage.getItem(KEY_STORE), program: null, tiers: [], products: null, flash: null, page: 0 };
 export const main = document.getElementById('main');
 
 // The entry module registers routing here, so the views can change page without importing it.
@@ -17,6 +17,15 @@ export function go(hash, message) {
   state.flash = message;
   if (location.hash === hash) app.route();
   else location.hash = hash;
+}
+
+// Pages are numbered as they open, and a view draws through the function it gets here, which
+// does nothing once another page has opened: a late answer cannot paint over the next page.
+export function screen() {
+  const page = state.page;
+  return (...nodes) => {
+    if (page === state.page) main.replaceChildren(...nodes);
+  };
 }
 
 // ---------------------------------------------------------------- DOM and API helpers

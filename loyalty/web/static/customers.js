@@ -1,5 +1,5 @@
 // Customers: look one up, see balance, tier, ledger and codes, and adjust their points.
-import { busy, count, el, gql, main, money, notice, randomKey, stat, when } from './core.js';
+import { busy, count, el, gql, money, notice, randomKey, screen, stat, when } from './core.js';
 import { field } from './fields.js';
 
 const CUSTOMER = `id balance availablePoints pendingPoints debt lifetimePoints memberSince
@@ -9,6 +9,7 @@ const CUSTOMER = `id balance availablePoints pendingPoints debt lifetimePoints m
   ledger(first: 20, after: $after) { edges { node { id kind points balanceAfter reason ruleId createdAt purchase { transactionId storeId subtotal } } } pageInfo { hasNextPage endCursor } }`;
 
 export async function showCustomers(id) {
+  const show = screen();
   const input = el('input', { type: 'search', id: 'customer-id', value: id || '', placeholder: 'member number or app user id', 'aria-label': 'Customer id', required: true });
   const go = el('button', { type: 'submit', text: 'Look up' });
   const form = el('form', { class: 'toolbar', id: 'customer-search' }, input, go);
@@ -17,7 +18,7 @@ export async function showCustomers(id) {
     if (input.value.trim()) location.hash = `#/customers/${encodeURIComponent(input.value.trim())}`;
   });
   const body = el('div', { id: 'customer' });
-  main.replaceChildren(el('section', {}, el('h1', { text: 'Customers' }), form, body));
+  show(el('section', {}, el('h1', { text: 'Customers' }), form, body));
   if (!id) {
     input.focus();
     return;
@@ -108,6 +109,7 @@ function adjustForm(customerId) {
         return;
       }
       key = randomKey();
+      if (!form.isConnected) return;
       notice(`${Number(res.entry.points) > 0 ? 'Added' : 'Took'} ${count(Math.abs(Number(res.entry.points)))} points. Balance now ${count(res.balance)}.`, 'ok');
       await showCustomers(customerId);
     });

@@ -1,5 +1,5 @@
 // Rules: the list, the editor with its live-validated form, and the simulator beside it.
-import { busy, count, el, go, gql, main, money, moneyInput, notice, parseInteger, parseMoney, state, when } from './core.js';
+import { busy, count, el, go, gql, money, moneyInput, notice, parseInteger, parseMoney, screen, state, when } from './core.js';
 import { field, getPath, setPath } from './fields.js';
 import { catalog, catalogLists } from './catalog.js';
 
@@ -12,6 +12,7 @@ const RULE_FIELDS = 'id version kind name status priority exclusive message spec
 
 export async function showRules(id) {
   if (id) return showRuleEditor(id === 'new' ? null : id);
+  const show = screen();
   const archived = el('input', { type: 'checkbox', id: 'show-archived' });
   const list = el('div', { class: 'scroll' });
   const load = async () => {
@@ -19,7 +20,7 @@ export async function showRules(id) {
     list.replaceChildren(rulesTable(data.rules));
   };
   archived.addEventListener('change', () => load().catch((e) => notice(e.message, 'error')));
-  main.replaceChildren(el('section', {},
+  show(el('section', {},
     el('div', { class: 'heading' }, el('h1', { text: 'Rules' }),
       el('a', { class: 'button', href: '#/rules/new', id: 'new-rule', text: 'New rule' })),
     el('label', { class: 'inline' }, archived, ' Show archived rules'),
@@ -165,6 +166,7 @@ function fillRule(sections, rule) {
 }
 
 async function showRuleEditor(id) {
+  const show = screen();
   const [products, extra] = await Promise.all([
     catalog(),
     gql(`query($id: ID!, $has: Boolean!) { tiers { name } rule(id: $id) @include(if: $has) { ${RULE_FIELDS} } }`, { id: id || '0', has: Boolean(id) }),
@@ -172,7 +174,7 @@ async function showRuleEditor(id) {
   state.tiers = extra.tiers;
   const rule = extra.rule || null;
   if (id && !rule) {
-    main.replaceChildren(el('p', { class: 'error', text: `No rule ${id}.` }), el('a', { href: '#/rules', text: 'Back to the rules' }));
+    show(el('p', { class: 'error', text: `No rule ${id}.` }), el('a', { href: '#/rules', text: 'Back to the rules' }));
     return;
   }
   const sections = ruleSections();
@@ -230,7 +232,7 @@ async function showRuleEditor(id) {
   }
   if (rule) fillRule(sections, rule);
   else sections[0].fields[0].write('UPSIZE');
-  main.replaceChildren(...catalogLists(products), el('div', { class: 'heading' },
+  show(...catalogLists(products), el('div', { class: 'heading' },
     el('h1', { text: rule ? `${rule.name}` : 'New rule' }),
     rule ? el('span', { class: 'muted', text: `version ${rule.version} · ${rule.status}` }) : null),
   el('div', { class: 'editor' }, form, simulator));
