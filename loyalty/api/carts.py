@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from loyalty import service
 from loyalty.api import errors
@@ -47,3 +49,16 @@ def cart_of(info: Info, cart: CartInput) -> service.Cart:
         lines=tuple(service.CartLine(li.sku, li.quantity, li.unit_price) for li in cart.lines),
         customer_id=customer_id,
     )
+
+
+def asks_for_reasons(info: Info) -> bool:
+    """Whether the query selects the quote's reasons: without them, rules that cannot pay for
+    the cart are not evaluated."""
+
+    def selects(selections: Sequence[Selection]) -> bool:
+        return any(
+            s.name == "reasons" if isinstance(s, SelectedField) else selects(s.selections)
+            for s in selections
+        )
+
+    return any(selects(field.selections) for field in info.selected_fields)

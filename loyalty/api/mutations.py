@@ -10,7 +10,7 @@ from loyalty import errors as domain
 from loyalty import service
 from loyalty.api import errors
 from loyalty.api.auth import IsAdmin, IsAnyone, IsStaff, bound_elsewhere
-from loyalty.api.carts import CartInput, QuoteResult, cart_of
+from loyalty.api.carts import CartInput, QuoteResult, asks_for_reasons, cart_of
 from loyalty.api.context import Info
 from loyalty.api.lifecycle import LifecycleMutation
 from loyalty.api.purchases import PurchaseMutation
@@ -450,6 +450,7 @@ class Mutation(PurchaseMutation, LifecycleMutation, WebhooksMutation):
                 cart_of(info, cart),
                 [rule.draft() for rule in rules],
                 replace_active=replace_active,
+                reasons=asks_for_reasons(info),
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)

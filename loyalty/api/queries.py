@@ -11,7 +11,7 @@ from loyalty import service
 from loyalty.api import errors
 from loyalty.api.analytics import AnalyticsQuery
 from loyalty.api.auth import IsAnyone, IsCustomer, IsStaff
-from loyalty.api.carts import CartInput, QuoteResult, cart_of
+from loyalty.api.carts import CartInput, QuoteResult, asks_for_reasons, cart_of
 from loyalty.api.changes import ChangesQuery
 from loyalty.api.context import Info
 from loyalty.api.lifecycle import LifecycleQuery
@@ -74,7 +74,10 @@ class Query(LifecycleQuery, ChangesQuery, AnalyticsQuery, WebhooksQuery):
     async def quote(self, info: Info, cart: CartInput) -> QuoteResult:
         try:
             outcome = await service.quote(
-                info.context.pool, info.context.rulebook, cart_of(info, cart)
+                info.context.pool,
+                info.context.rulebook,
+                cart_of(info, cart),
+                reasons=asks_for_reasons(info),
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)

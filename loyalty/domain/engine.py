@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import NamedTuple
 
+from loyalty.domain.conditions import unmet_condition
 from loyalty.domain.rounding import allocate_largest_remainder
 from loyalty.domain.rules import (
     BASE_EARN,
@@ -28,8 +29,6 @@ from loyalty.domain.rules import (
     SpendThreshold,
     Upsize,
 )
-
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @dataclass(frozen=True)
@@ -194,8 +193,14 @@ def evaluate(
     customer: CustomerState,
     rules: Sequence[Rule],
     budgets: Mapping[int, int] | None = None,
+    *,
+    reasons: bool = True,
 ) -> Evaluation:
-    """What the cart earns now; budgets hold the points left to budgeted rules (by rule id)."""
+    """What the cart earns now; budgets hold the points left to budgeted rules (by rule id).
+
+    Without reasons, a rule that does not pay leaves no trace, so a caller may leave out
+    rules that cannot pay (RuleIndex does) and get the same awards.
+    """
     budgets = budgets or {}
     local = occasion.at.astimezone(occasion.timezone)
     at = occasion.at.astimezone(UTC)  # rule instants are kept in UTC; same-zone compares are fast
@@ -203,19 +208,19 @@ def evaluate(
     cart = _Cart(items)
     base = _Base(customer.tier_multiplier_percent)
     candidates: list[tuple[Rule, Award]] = []
-    reasons: list[Reason] = []
+    unpaid: list[Reason] | None = [] if reasons else None
     for rule in sorted(rules, key=_evaluation_order):
-        outcome = _check_conditions(rule, occasion, at, local, customer) or _award(
-            rule, cart, base, customer, day, budgets
-        )
+        unmet = unmet_condition(rule.conditions, occasion, at, local, customer)
+        outcome = _NoPay(*unmet) if unmet else _award(rule, cart, base, customer, day, budgets)
         if isinstance(outcome, _NoPay):
-            reasons.append(Reason(rule.id, rule.name, rule.kind, outcome.code, outcome.message))
+            if unpaid is not None:
+                unpaid.append(Reason(rule.id, rule.name, rule.kind, outcome.code, outcome.message))
             continue
         award = outcome
         if isinstance(rule.params, BaseEarn):
             base.paid(rule.params, award.points)
         candidates.append((rule, award))
-    return _stack(candidates, reasons)
+    return _stack(candidates, unpaid)
 
 
 def _award(
@@ -232,48 +237,22 @@ def _award(
     return _capped(rule, *raw, customer, day, budgets)
 
 
-def _stack(candidates: list[tuple[Rule, Award]], reasons: list[Reason]) -> Evaluation:
+def _stack(candidates: list[tuple[Rule, Award]], unpaid: list[Reason] | None) -> Evaluation:
     exclusive = [(rule, award) for rule, award in candidates if rule.exclusive]
     winner = max(exclusive, key=lambda c: (c[1].points, c[0].priority, -c[0].id), default=None)
     awards = []
     for rule, award in candidates:
         if rule.exclusive and winner is not None and rule is not winner[0]:
-            message = f"exclusive: {winner[0].name!r} pays instead ({winner[1].points} points)"
-            reasons.append(Reason(rule.id, rule.name, rule.kind, "OUTRANKED", message))
+            if unpaid is not None:
+                message = f"exclusive: {winner[0].name!r} pays instead ({winner[1].points} points)"
+                unpaid.append(Reason(rule.id, rule.name, rule.kind, "OUTRANKED", message))
         else:
             awards.append(award)
-    return Evaluation(tuple(awards), tuple(reasons))
+    return Evaluation(tuple(awards), tuple(unpaid or ()))
 
 
 def _evaluation_order(rule: Rule) -> tuple[bool, int, int]:
     return rule.kind != BASE_EARN, -rule.priority, rule.id
-
-
-def _check_conditions(
-    rule: Rule, occasion: Occasion, at: datetime, local: datetime, customer: CustomerState
-) -> _NoPay | None:
-    c = rule.conditions
-    if c.stores and occasion.store_id not in c.stores:
-        return _NoPay("STORE", f"only at {', '.join(sorted(c.stores))}")
-    if c.channels and occasion.channel not in c.channels:
-        return _NoPay("CHANNEL", f"only on {', '.join(sorted(c.channels))}")
-    if c.tiers and customer.tier not in c.tiers:
-        return _NoPay("TIER", f"only for tiers {', '.join(sorted(c.tiers))}")
-    if excluded := c.excluded_segments & customer.segments:
-        return _NoPay("SEGMENT", f"not for customers in {', '.join(sorted(excluded))}")
-    if c.valid_from is not None and at < c.valid_from:
-        return _NoPay("NOT_STARTED", f"starts {_local_text(c.valid_from, occasion.timezone)}")
-    if c.valid_to is not None and at >= c.valid_to:
-        return _NoPay("ENDED", f"ended {_local_text(c.valid_to, occasion.timezone)}")
-    if c.days_of_week and local.isoweekday() not in c.days_of_week:
-        days = ", ".join(DAY_NAMES[d - 1] for d in sorted(c.days_of_week))
-        return _NoPay("DAY", f"only on {days}; it is {DAY_NAMES[local.weekday()]}")
-    if c.start_minute is not None and c.end_minute is not None:
-        minute = local.hour * 60 + local.minute
-        if not c.start_minute <= minute < c.end_minute:
-            window = f"{_clock(c.start_minute)}-{_clock(c.end_minute)}"
-            return _NoPay("HOURS", f"only {window}; it is {local:%H:%M} ({occasion.timezone})")
-    return None
 
 
 def _raw_points(
@@ -398,11 +377,3 @@ def cut_award(award: Award, points: int) -> Award:
     """The award reduced to points, when less budget could be reserved than it hoped for."""
     lines = allocate_largest_remainder(points, award.line_points)
     return award._replace(points=points, line_points=lines)
-
-
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
-def _local_text(instant: datetime, zone: tzinfo) -> str:
-    return f"{instant.astimezone(zone):%Y-%m-%d %H:%M} ({zone})"

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from loyalty.domain.engine import CustomerState, Evaluation, Item, Occasion, evaluate, money
+from loyalty.domain.engine import CustomerState, Evaluation, Item, Occasion, money
+from loyalty.domain.ruleindex import RuleIndex
 from loyalty.domain.rules import (
     ADD_ON,
     BUNDLE,
@@ -100,7 +101,7 @@ def find_nudges(
     items: Sequence[Item],
     occasion: Occasion,
     customer: CustomerState,
-    rules: Sequence[Rule],
+    index: RuleIndex,
     shelf: Shelf,
     settings: NudgeSettings = DEFAULT_SETTINGS,
     budgets: Mapping[int, int] | None = None,
@@ -109,15 +110,18 @@ def find_nudges(
     """The best nudges for the cart, best first; none when the guardrails say so."""
     if customer.segments & EXCLUDED_SEGMENTS or not items:
         return []
-    now = evaluate(items, occasion, customer, rules, budgets)
+    # Reasons are not shown with a nudge, so every cart is priced over the rules that could pay.
+    now = index.evaluate(items, occasion, customer, budgets)
     found: dict[str, Nudge] = {}
     # Each changed cart is priced once, whichever rules suggest it (thirty upsize rules
     # suggest the same larger pizza).
     priced: dict[tuple[str, str | None, int], Evaluation] = {}
-    nudging = sorted((r for r in rules if r.kind in KIND_ORDER), key=lambda r: KIND_ORDER[r.kind])
-    for index, rule in enumerate(nudging):
+    nudging = sorted(
+        (r for r in index.rules if r.kind in KIND_ORDER), key=lambda r: KIND_ORDER[r.kind]
+    )
+    for position, rule in enumerate(nudging):
         rank = KIND_ORDER[rule.kind]
-        if index and rank != KIND_ORDER[nudging[index - 1].kind] and len(found) >= limit:
+        if position and rank != KIND_ORDER[nudging[position - 1].kind] and len(found) >= limit:
             break  # every nudge of a later kind ranks below the ones already found
         for change, product, cost in _changes(rule, items, shelf, settings):
             if shelf.declined.get((rule.id, change.key), 0) >= settings.max_declines:
@@ -126,7 +130,7 @@ def find_nudges(
             after = priced.get(cart)
             if after is None:
                 changed = apply(items, change, product)
-                after = priced[cart] = evaluate(changed, occasion, customer, rules, budgets)
+                after = priced[cart] = index.evaluate(changed, occasion, customer, budgets)
             nudge = _priced(rule, change, product, cost, now, after, _gap(rule, items, cost))
             if nudge is None:
                 continue

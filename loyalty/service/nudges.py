@@ -54,7 +54,7 @@ async def nudges_for(
         budgets = await budgets_left(conn, compiled)
         shelf = await _shelf(conn, cart.customer_id, compiled.rules, items, now, compiled.nudging)
         found = find_nudges(
-            items, occasion, state, compiled.rules, shelf, compiled.nudging, budgets, limit
+            items, occasion, state, compiled.index, shelf, compiled.nudging, budgets, limit
         )
         if not found:
             return []

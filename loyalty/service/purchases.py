@@ -126,6 +126,7 @@ async def _record(
     state = await customer_state(conn, customer_id, occasion, compiled.rules, tier)
     # Stacking sees what budgets have left, as a quote does; the reservation below settles it.
     left = await budgets.budgets_left(conn, compiled)
+    # Every rule, not the index: the reasons are kept for a retry, which may ask for them.
     evaluation = evaluate(items, occasion, state, compiled.rules, left)
     evaluation = await budgets.reserve_budgets(conn, compiled, evaluation, customer_id)
     purchase = await purchases.insert_purchase(
@@ -361,11 +362,11 @@ def check_cart(cart: Cart, now: datetime) -> Cart:
 
 
 async def quote(
-    pool: Pool, book: RuleBook, cart: Cart, now: datetime | None = None
+    pool: Pool, book: RuleBook, cart: Cart, now: datetime | None = None, *, reasons: bool = True
 ) -> QuoteOutcome:
-    """What the cart would earn now, by rule, and why other rules would not pay. Writes nothing."""
+    """What the cart would earn by rule and, if asked, why the others would not; writes nothing."""
     cart = check_cart(cart, now or datetime.now(UTC))
-    return await _evaluate_cart(pool, await book.current(), cart)
+    return await _evaluate_cart(pool, await book.current(), cart, reasons)
 
 
 async def simulate(
@@ -376,6 +377,7 @@ async def simulate(
     *,
     replace_active: bool = False,
     now: datetime | None = None,
+    reasons: bool = True,
 ) -> QuoteOutcome:
     """quote() with unsaved draft rules (ids -1, -2, ...) beside, or instead of, the live ones."""
     if len(drafts) > MAX_DRAFTS:
@@ -385,15 +387,18 @@ async def simulate(
     async with connection(pool) as conn:
         trial = [await check_draft(conn, draft, -n) for n, draft in enumerate(drafts, 1)]
     live = () if replace_active else compiled.rules
-    return await _evaluate_cart(pool, replace(compiled, rules=(*live, *trial)), cart)
+    return await _evaluate_cart(pool, replace(compiled, rules=(*live, *trial)), cart, reasons)
 
 
-async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart) -> QuoteOutcome:
+async def _evaluate_cart(pool: Pool, compiled: Compiled, cart: Cart, reasons: bool) -> QuoteOutcome:
     occasion = Occasion(cart.store_id, cart.channel, cart.at, compiled.timezone)
     async with connection(pool) as conn:
         items, unknown = await items_of(conn, cart.lines)
         tier = await tier_of(conn, compiled, cart.customer_id)
         state = await customer_state(conn, cart.customer_id, occasion, compiled.rules, tier)
         left = await budgets.budgets_left(conn, compiled)
-    evaluation = evaluate(items, occasion, state, compiled.rules, left)
+    if reasons:
+        evaluation = evaluate(items, occasion, state, compiled.rules, left)
+    else:
+        evaluation = compiled.index.evaluate(items, occasion, state, left)
     return QuoteOutcome(evaluation, sum(item.amount for item in items), unknown)

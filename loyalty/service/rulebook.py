@@ -23,6 +23,7 @@ from loyalty.domain.lifecycle import (
     TierPolicy,
 )
 from loyalty.domain.nudges import DEFAULT_SETTINGS, NudgeSettings
+from loyalty.domain.ruleindex import RuleIndex
 from loyalty.domain.rules import Rule, parse_rule
 from loyalty.errors import LoyaltyError
 from loyalty.service.listening import KeptListener
@@ -42,9 +43,11 @@ class Compiled:
     tier_policy: TierPolicy = DEFAULT_TIER_POLICY
     points: PointsPolicy = KEEP_FOREVER
     by_id: dict[int, Rule] = field(init=False, compare=False)
+    index: RuleIndex = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id", {rule.id: rule for rule in self.rules})
+        object.__setattr__(self, "index", RuleIndex(self.rules))
 
 
 def compile_rows(rows: list[rules.RuleRow]) -> tuple[Rule, ...]:

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from loyalty import service
 from loyalty.app import create_app
 from loyalty.config import Settings
+from loyalty.domain.ruleindex import RuleIndex
 from loyalty.store.database import Pool
 from tests.support import customer_token, gql, serving
 
@@ -160,6 +162,50 @@ async def test_quote_says_why_a_rule_did_not_pay(
     )
     assert reasons["UPSIZE"][0] == "NO_MATCH"
     assert reasons["ADD_ON"] == ("NO_ADD_ON", "add sku LAVA-CAKE to earn 15 points")
+
+
+QUOTE_POINTS = """
+query Quote($cart: CartInput!) {
+  quote(cart: $cart) {
+    ... on Quote { pointsEarned awards { ruleId ruleVersion ruleName kind points } }
+  }
+}
+"""
+
+QUOTE_BY_FRAGMENT = """
+query Quote($cart: CartInput!) { quote(cart: $cart) { ...Why } }
+fragment Why on Quote { pointsEarned reasons { ruleId ruleName kind code message } }
+"""
+
+
+async def test_a_quote_earns_the_same_with_or_without_reasons_and_any_fragment_gets_them(
+    client: httpx.AsyncClient,
+    pool: Pool,
+    admin_key: str,
+    pos_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await catalog(pool)
+    for kind in RULES:
+        await create(client, admin_key, rule_input(kind))
+    indexed: list[int] = []
+    candidates = RuleIndex.candidates
+
+    def counted(index: RuleIndex, items: Any) -> Any:
+        indexed.append(len(items))
+        return candidates(index, items)
+
+    monkeypatch.setattr(RuleIndex, "candidates", counted)
+    for lines in [(PIZZA_M,), (COLA,), (CAKE, COLA), (PIZZA_L, COLA, CAKE)]:
+        variables = {"cart": cart(*lines)}
+        full = (await gql(client, QUOTE, variables, auth=pos_key))["data"]["quote"]
+        assert len(full["awards"]) + len(full["reasons"]) == len(RULES)
+        spread = (await gql(client, QUOTE_BY_FRAGMENT, variables, auth=pos_key))["data"]["quote"]
+        assert spread == {"pointsEarned": full["pointsEarned"], "reasons": full["reasons"]}
+        assert indexed == []  # reasons asked for: every rule is evaluated
+        bare = (await gql(client, QUOTE_POINTS, variables, auth=pos_key))["data"]["quote"]
+        assert bare == {"pointsEarned": full["pointsEarned"], "awards": full["awards"]}
+        assert indexed.pop() == len(lines)  # no reasons: only the rules that could pay
 
 
 async def test_invalid_rules_are_refused_naming_the_field(

@@ -237,8 +237,8 @@ def rules(draw: st.DrawFn, rule_id: int, *, stackable: bool = False) -> Rule:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, *, stackable: bool = False) -> Scenario:
-    count = draw(st.integers(1, 8))
+def scenarios(draw: st.DrawFn, *, stackable: bool = False, most_rules: int = 8) -> Scenario:
+    count = draw(st.integers(1, most_rules))
     ids = draw(st.lists(st.integers(1, 1000), min_size=count, max_size=count, unique=True))
     drawn = tuple(draw(rules(rule_id, stackable=stackable)) for rule_id in ids)
     at = draw(st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 31), timezones=st.just(UTC)))

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from loyalty.domain import nudges as nudge_module
+from loyalty.domain import ruleindex as ruleindex_module
 from loyalty.domain.engine import CustomerState, Item, Occasion, evaluate
 from loyalty.domain.nudges import (
     Change,
@@ -16,6 +16,7 @@ from loyalty.domain.nudges import (
     apply,
     find_nudges,
 )
+from loyalty.domain.ruleindex import RuleIndex
 from loyalty.domain.rules import Rule, parse_rule
 
 AT = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -69,7 +70,7 @@ DOUBLE = rule(
 def nudges(items: list[Item], rules: list[Rule], **options: Any) -> list[Any]:
     shelf = options.pop("shelf", SHELF)
     customer = options.pop("customer", CustomerState())
-    return find_nudges(items, OCCASION, customer, rules, shelf, limit=10, **options)
+    return find_nudges(items, OCCASION, customer, RuleIndex(rules), shelf, limit=10, **options)
 
 
 def test_an_upsize_says_exactly_what_it_costs_and_pays() -> None:
@@ -172,12 +173,14 @@ def test_a_changed_cart_is_priced_once_however_many_rules_suggest_it(
         calls.append(tuple(i.sku for i in items))
         return evaluate(items, *args, **kwargs)
 
-    monkeypatch.setattr(nudge_module, "evaluate", counted)
+    monkeypatch.setattr(ruleindex_module, "evaluate", counted)
     upsizes = [
         rule(10 + n, "UPSIZE", {"upsize": {"category": "pizza", "minSizeRank": 3, "points": 5 + n}})
         for n in range(30)
     ]
-    [best] = find_nudges([item(PEPP["M"])], OCCASION, CustomerState(), [BASE, *upsizes], SHELF)
+    [best] = find_nudges(
+        [item(PEPP["M"])], OCCASION, CustomerState(), RuleIndex([BASE, *upsizes]), SHELF
+    )
     assert best.points == 2 + sum(range(5, 35))  # they stack: 2 more base points and all 30
     assert calls == [("PEPP-M",), ("PEPP-L",)]  # the cart as it is, and as it would be
 
@@ -189,9 +192,9 @@ def test_with_an_upsize_found_no_other_kind_is_priced(monkeypatch: pytest.Monkey
         calls.append(tuple(i.sku for i in items))
         return evaluate(items, *args, **kwargs)
 
-    monkeypatch.setattr(nudge_module, "evaluate", counted)
+    monkeypatch.setattr(ruleindex_module, "evaluate", counted)
     cart = [item(PEPP["M"], 4)]
-    rules = [BASE, LAVA_ADD_ON, MEAL, UPSIZE]
+    rules = RuleIndex([BASE, LAVA_ADD_ON, MEAL, UPSIZE])
     [best] = find_nudges(cart, OCCASION, CustomerState(), rules, SHELF, limit=1)
     assert best.kind == "UPSIZE"
     assert len(calls) == 2
