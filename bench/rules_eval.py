@@ -16,7 +16,7 @@ import random
 import statistics
 import sys
 import timeit
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,8 @@ from loyalty.domain.engine import (
     evaluate,
     period_start,
 )
+from loyalty.domain.nudges import Nudge, Product, Shelf, find_nudges
+from loyalty.domain.ruleindex import RuleIndex
 from loyalty.domain.rules import (
     ADD_ON,
     BASE_EARN,
@@ -40,6 +42,8 @@ from loyalty.domain.rules import (
     PRODUCT_BONUS,
     SPEND_THRESHOLD,
     UPSIZE,
+    AddOn,
+    Bundle,
     CatalogFacts,
     Rule,
     check_against_catalog,
@@ -67,6 +71,7 @@ CATEGORIES = 50
 STORE = "WAW-001"
 WARSAW = ZoneInfo("Europe/Warsaw")
 AT = datetime(2026, 3, 24, 11, 30, tzinfo=UTC)  # a Tuesday, 12:30 in Warsaw
+SEED = 20260324
 
 
 def build_catalog(rng: random.Random) -> list[Item]:
@@ -199,7 +204,7 @@ def caps(rng: random.Random, rule_id: int) -> dict[str, Any]:
 def scenario(
     mix: dict[str, int],
 ) -> tuple[list[Item], Occasion, CustomerState, list[Rule], dict[int, int]]:
-    rng = random.Random(20260324)
+    rng = random.Random(SEED)
     catalog = build_catalog(rng)
     cart = build_cart(rng, catalog)
     rules = build_rules(rng, catalog, cart, mix)
@@ -214,30 +219,84 @@ def scenario(
     return cart, Occasion(STORE, "pos", AT, WARSAW), customer, rules, budgets
 
 
-def measure(mix: str, samples: int, warmup: int) -> dict[str, Any]:
+class EveryRule(RuleIndex):
+    """Evaluation without the index, as purchases and quotes asking for reasons do it."""
+
+    def evaluate(
+        self,
+        items: Sequence[Item],
+        occasion: Occasion,
+        customer: CustomerState,
+        budgets: Mapping[int, int] | None = None,
+    ) -> Evaluation:
+        return evaluate(items, occasion, customer, self.rules, budgets)
+
+
+def indexed_scenario(
+    mix: str, indexed: bool
+) -> tuple[list[Item], Occasion, CustomerState, RuleIndex, dict[int, int]]:
     cart, occasion, customer, rules, budgets = scenario(MIXES[mix])
+    return cart, occasion, customer, (RuleIndex if indexed else EveryRule)(rules), budgets
 
-    def once() -> Evaluation:
-        return evaluate(cart, occasion, customer, rules, budgets)
 
-    evaluation = once()
+def build_shelf(cart: Sequence[Item], rules: Sequence[Rule]) -> Shelf:
+    """What the service's shelf query offers the cart: the sizes of its families, and the
+    products that rules name as add-ons or bundle items (ten of a named category)."""
+    catalog = build_catalog(random.Random(SEED))  # the catalog scenario() draws first
+
+    def product(p: Item) -> Product:
+        return Product(p.sku, p.sku, p.category or "", p.unit_price, p.family, p.size_rank)
+
+    named = [
+        match
+        for p in (rule.params for rule in rules)
+        for match in (
+            (p.add_on,) if isinstance(p, AddOn) else p.items if isinstance(p, Bundle) else ()
+        )
+    ]
+    skus = {match.sku for match in named if match.sku}
+    left = {match.category: 10 for match in named if match.category}
+    extras = []
+    for p in catalog:
+        if p.sku in skus or left.get(p.category or "", 0) > 0:
+            left[p.category or ""] = left.get(p.category or "", 0) - 1
+            extras.append(product(p))
+    families = {item.family for item in cart if item.family}
+    sizes = {f: [product(p) for p in catalog if p.family == f] for f in families}
+    return Shelf(sizes=sizes, extras=extras)
+
+
+def timings(once: Callable[[], object], samples: int, warmup: int, batch: int) -> dict[str, Any]:
     timer = timeit.Timer(once)
     timer.timeit(number=warmup)
     per_call = [seconds * 1e6 for seconds in timer.repeat(repeat=samples, number=1)]
-    batches = timer.repeat(repeat=5, number=200)
+    batches = timer.repeat(repeat=5, number=batch)
+    return {
+        "samples": samples,
+        "mean_us": round(statistics.fmean(per_call), 1),
+        "p50_us": round(statistics.median(per_call), 1),
+        "p99_us": round(statistics.quantiles(per_call, n=100)[98], 1),
+        "best_batch_mean_us": round(min(batches) / batch * 1e6, 1),
+    }
+
+
+def measure(mix: str, samples: int, warmup: int, indexed: bool) -> dict[str, Any]:
+    cart, occasion, customer, index, budgets = indexed_scenario(mix, indexed)
+
+    def once() -> Evaluation:
+        return index.evaluate(cart, occasion, customer, budgets)
+
+    evaluation = once()
     return {
         "mix": mix,
-        "rules": len(rules),
+        "rules": len(index.rules),
+        "evaluated": len(index.candidates(cart)) if indexed else len(index.rules),
         "lines": len(cart),
         "products": PRODUCTS,
         "awards": len(evaluation.awards),
         "reasons": len(evaluation.reasons),
         "points": evaluation.points,
-        "samples": samples,
-        "mean_us": round(statistics.fmean(per_call), 1),
-        "p50_us": round(statistics.median(per_call), 1),
-        "p99_us": round(statistics.quantiles(per_call, n=100)[98], 1),
-        "best_batch_mean_us": round(min(batches) / 200 * 1e6, 1),
+        **timings(once, samples, warmup, batch=200),
         "target_us": TARGET_US,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -245,14 +304,51 @@ def measure(mix: str, samples: int, warmup: int) -> dict[str, Any]:
     }
 
 
-def profile(mix: str, count: int) -> None:
-    cart, occasion, customer, rules, budgets = scenario(MIXES[mix])
+def nudging(mix: str, indexed: bool) -> Callable[[], list[Nudge]]:
+    """find_nudges for the cart: it prices the cart and each change the rules suggest."""
+    cart, occasion, customer, index, budgets = indexed_scenario(mix, indexed)
+    shelf = build_shelf(cart, index.rules)
+    return lambda: find_nudges(cart, occasion, customer, index, shelf, budgets=budgets)
+
+
+def profile(mix: str, count: int, indexed: bool, nudges: bool) -> None:
+    cart, occasion, customer, index, budgets = indexed_scenario(mix, indexed)
+    find = nudging(mix, indexed)
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(count):
-        evaluate(cart, occasion, customer, rules, budgets)
+        find() if nudges else index.evaluate(cart, occasion, customer, budgets)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+    pstats.Stats(profiler).sort_stats("cumulative" if nudges else "tottime").print_stats(15)
+
+
+def compare(mix: str, samples: int, warmup: int) -> dict[str, Any]:
+    """Every rule and the index timed in one run; both must pay and nudge the same."""
+    every, indexed = (measure(mix, samples, warmup, flag) for flag in (False, True))
+    assert (indexed["awards"], indexed["points"]) == (every["awards"], every["points"])
+    finds = [nudging(mix, flag) for flag in (False, True)]
+    assert finds[0]() == finds[1]()
+    nudges = [timings(find, max(samples // 20, 20), 10, batch=20) for find in finds]
+    print(
+        f"{mix} mix: {every['rules']} rules, {every['lines']} lines, {every['products']} "
+        f"products; {every['awards']} awards, {every['points']} points"
+    )
+    result: dict[str, Any] = {"mix": mix}
+    for name, rows in (("evaluate", (every, indexed)), ("find_nudges", nudges)):
+        labels = ("every rule", f"indexed, {indexed['evaluated']} rules")
+        for label, row in zip(labels, rows, strict=True):
+            print(f"  {name}, {label}: {summary(row)}")
+        ratio = rows[1]["best_batch_mean_us"] / rows[0]["best_batch_mean_us"]
+        print(f"  {name}: indexed takes {ratio:.2f} of the time ({1 / ratio:.1f}x as fast)")
+        result[name] = {"every_rule": rows[0], "indexed": rows[1], "ratio": round(ratio, 3)}
+    return result
+
+
+def summary(row: dict[str, Any]) -> str:
+    return (
+        f"mean {row['mean_us']:.1f} us, p50 {row['p50_us']:.1f} us, p99 {row['p99_us']:.1f} us "
+        f"(best batch mean {row['best_batch_mean_us']:.1f} us)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -262,25 +358,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500, help="evaluations before timing")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
     parser.add_argument("--profile", action="store_true", help="print where the time goes")
+    parser.add_argument("--nudges", action="store_true", help="profile find_nudges instead")
+    parser.add_argument("--indexed", action="store_true", help="only rules that could pay")
+    parser.add_argument("--compare", action="store_true", help="every rule and the index")
     args = parser.parse_args(argv)
     if args.profile:
-        profile(args.mix, args.samples)
+        profile(args.mix, args.samples, args.indexed, args.nudges)
         return 0
-    result = measure(args.mix, args.samples, args.warmup)
-    result["mean_under_target"] = result["mean_us"] < TARGET_US
-    result["p99_under_target"] = result["p99_us"] < TARGET_US
-    print(
-        f"{result['mix']} mix: {result['rules']} rules, {result['lines']} lines, "
-        f"{result['products']} products; {result['awards']} awards, {result['reasons']} reasons, "
-        f"{result['points']} points"
-    )
-    print(
-        f"per evaluation: mean {result['mean_us']:.1f} us, p50 {result['p50_us']:.1f} us, "
-        f"p99 {result['p99_us']:.1f} us (best batch mean {result['best_batch_mean_us']:.1f} us)"
-    )
-    for name in ("mean", "p99"):
-        verdict = "under" if result[f"{name}_under_target"] else "OVER"
-        print(f"{name} is {verdict} the {TARGET_US:.0f} us target")
+    if args.compare:
+        result = compare(args.mix, args.samples, args.warmup)
+    else:
+        result = measure(args.mix, args.samples, args.warmup, args.indexed)
+        result["mean_under_target"] = result["mean_us"] < TARGET_US
+        result["p99_under_target"] = result["p99_us"] < TARGET_US
+        print(
+            f"{args.mix} mix: {result['rules']} rules ({result['evaluated']} evaluated), "
+            f"{result['lines']} lines, {result['products']} products; {result['awards']} "
+            f"awards, {result['reasons']} reasons, {result['points']} points"
+        )
+        print(f"per evaluation: {summary(result)}")
+        for name in ("mean", "p99"):
+            verdict = "under" if result[f"{name}_under_target"] else "OVER"
+            print(f"{name} is {verdict} the {TARGET_US:.0f} us target")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
