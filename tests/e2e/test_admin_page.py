@@ -268,6 +268,74 @@ async def test_every_page_fits_a_phone_screen(browser: Browser, served: dict[str
     assert page.problems == []  # type: ignore[attr-defined]
 
 
+RULES = "{ rules { id version kind name priority exclusive message spec } }"
+CREATE_RULE = """
+mutation C($input: RuleInput!) { createRule(input: $input) {
+  __typename ... on RuleSaved { rule { id } } ... on Error { message } } }
+"""
+
+
+async def save_unchanged(page: Page, rule: dict[str, Any]) -> None:
+    await page.evaluate(f"location.hash = '#/rules/{rule['id']}'")
+    await expect(page.locator("main h1")).to_have_text(rule["name"])
+    await page.click("#save-rule")
+    await expect(page.locator(".form-errors")).to_have_text("")
+    await expect(page.locator("#notice")).to_contain_text(f"version {rule['version'] + 1}.")
+
+
+async def test_every_demo_rule_saved_unchanged_keeps_its_spec(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url, key = served["url"], served["admin"]
+    page = await open_page(browser, url, DESKTOP)
+    await sign_in(page, key)
+    before = (await api(url, key, RULES, {}))["rules"]
+    assert len(before) == 6
+    for rule in before:
+        await save_unchanged(page, rule)
+    after = {rule["id"]: rule for rule in (await api(url, key, RULES, {}))["rules"]}
+    for rule in before:
+        assert after[rule["id"]] == {**rule, "version": rule["version"] + 1}, rule["name"]
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_a_rule_using_every_field_saved_unchanged_keeps_its_spec(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url, key = served["url"], served["admin"]
+    rule = {
+        "kind": "UPSIZE",
+        "name": "Late lunch upsize",
+        "priority": -5,
+        "exclusive": True,
+        "message": "Go large for {extra}",
+        "upsize": {"family": "wings", "minSizeRank": 2, "points": 7},
+        "conditions": {
+            "validFrom": "2026-03-01T09:30:15+01:00",
+            "validTo": "2027-01-01T00:00:00+00:00",
+            "daysOfWeek": [1, 5, 7],
+            "timeFrom": "18:00",
+            "timeTo": "24:00",
+            "channels": ["APP", "WEB"],
+            "stores": ["S1", "S2"],
+            "tiers": ["Silver", "Gold"],
+            "excludedSegments": ["mostly_returns"],
+        },
+        "caps": {"period": "WEEK", "maxAwards": 2, "maxPoints": 50, "budget": 5000},
+        "rebate": {"percentOff": 10, "minSpend": 1500, "daysValid": 366},
+    }
+    created = (await api(url, key, CREATE_RULE, {"input": rule}))["createRule"]
+    assert created["__typename"] == "RuleSaved", created
+    rule_id = created["rule"]["id"]
+    page = await open_page(browser, url, DESKTOP)
+    await sign_in(page, key)
+    [before] = [r for r in (await api(url, key, RULES, {}))["rules"] if r["id"] == rule_id]
+    await save_unchanged(page, before)
+    [after] = [r for r in (await api(url, key, RULES, {}))["rules"] if r["id"] == rule_id]
+    assert after == {**before, "version": before["version"] + 1}
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 async def test_a_late_answer_does_not_paint_over_the_page_opened_since(
     browser: Browser, served: dict[str, str]
 ) -> None:

@@ -51,6 +51,9 @@ function readField(f) {
   if (type === 'int') result = parseInteger(text);
   if (type === 'money') result = parseMoney(text);
   if (type === 'list') result = { value: text.split(',').map((s) => s.trim()).filter(Boolean) };
+  // An instant left as it was filled in reads back exactly, seconds and offset included.
+  if (type === 'datetime' && f.written && f.written.text === text) return { value: f.written.value };
+  if (type === 'time' && opts.endOfDay && text === '00:00') return { value: '24:00' };
   if (type === 'datetime') {
     const instant = new Date(text);
     result = Number.isNaN(instant.getTime()) ? { error: 'a date and time' } : { value: instant.toISOString() };
@@ -91,7 +94,9 @@ function writeField(f, value) {
     const d = new Date(value);
     const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
     input.value = local.toISOString().slice(0, 16);
-  } else if (type === 'select') input.value = String(value).toUpperCase();
+    f.written = { text: input.value, value };
+  } else if (type === 'time' && f.opts.endOfDay && value === '24:00') input.value = '00:00';
+  else if (type === 'select') input.value = String(value).toUpperCase();
   else input.value = String(value);
 }
 

@@ -102,7 +102,7 @@ function ruleSections() {
       field('conditions.validTo', 'Until (not included)', 'datetime'),
       field('conditions.daysOfWeek', `Days (${state.program.timezone})`, 'checks', { options: DAYS, numbers: true }),
       field('conditions.timeFrom', 'From hour', 'time'),
-      field('conditions.timeTo', 'Until hour (not included)', 'time'),
+      field('conditions.timeTo', 'Until hour (not included)', 'time', { endOfDay: true, hint: '00:00 is midnight, the end of the day' }),
       field('conditions.channels', 'Channels', 'checks', { options: [['POS', 'till'], ['APP', 'app'], ['WEB', 'web']] }),
       field('conditions.stores', 'Stores', 'list', { placeholder: 'S1, S2', hint: 'Empty means every store' }),
       tiers.length ? field('conditions.tiers', 'Tiers', 'checks', { options: tiers }) : null,
@@ -110,7 +110,7 @@ function ruleSections() {
     ].filter(Boolean) },
     { title: 'Limits', fields: [
       field('caps.period', 'Per customer', 'select', { options: [['', 'no limit'], ['DAY', 'per day'], ['WEEK', 'per week'], ['MONTH', 'per month']] }),
-      field('caps.maxAwards', 'Times per period', 'int', { min: 1 }),
+      field('caps.maxAwards', 'Times per period', 'int', { min: 1, max: 1000 }),
       field('caps.maxPoints', 'Points per period', 'int', { min: 1 }),
       field('caps.budget', 'Budget: points in all, to everyone', 'int', { min: 1 }),
     ] },
@@ -118,7 +118,7 @@ function ruleSections() {
       field('rebate.amountOff', 'Amount off', 'money', { min: 1 }),
       field('rebate.percentOff', 'or percent off', 'int', { min: 1, max: 100 }),
       field('rebate.minSpend', 'Minimum spend', 'money', { min: 0 }),
-      field('rebate.daysValid', 'Days valid', 'int', { min: 1, max: 365 }),
+      field('rebate.daysValid', 'Days valid', 'int', { min: 1, max: 366 }),
     ] },
   ];
 }
@@ -149,7 +149,9 @@ function collectRule(sections) {
   if (input.rebate?.amountOff !== undefined && input.rebate?.percentOff !== undefined) errors['rebate.percentOff'] = 'amount off or percent off, not both';
   if (input.rebate && input.rebate.amountOff === undefined && input.rebate.percentOff === undefined) errors['rebate.amountOff'] = 'give an amount or a percent off';
   const c = input.conditions || {};
-  if (c.validFrom && c.validTo && c.validFrom >= c.validTo) errors['conditions.validTo'] = 'must be after the start';
+  if (c.validFrom && c.validTo && new Date(c.validFrom) >= new Date(c.validTo)) errors['conditions.validTo'] = 'must be after the start';
+  if (Boolean(c.timeFrom) !== Boolean(c.timeTo)) errors[c.timeFrom ? 'conditions.timeTo' : 'conditions.timeFrom'] = 'give both hours, or neither';
+  if (c.timeFrom && c.timeTo && c.timeTo <= c.timeFrom) errors['conditions.timeTo'] = 'must be after the start hour';
   const caps = input.caps || {};
   if ((caps.maxAwards || caps.maxPoints) && !caps.period) errors['caps.period'] = 'choose the period the limit counts';
   if (kind === 'BASE_EARN') delete input.exclusive;
