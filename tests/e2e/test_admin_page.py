@@ -98,6 +98,14 @@ async def sign_in(page: Page, key: str) -> None:
     await expect(page.locator("#rules-table")).to_be_visible()
 
 
+async def signed_in(
+    browser: Browser, served: dict[str, str], viewport: dict[str, int] = DESKTOP
+) -> Page:
+    page = await open_page(browser, served["url"], viewport)
+    await sign_in(page, served["admin"])
+    return page
+
+
 async def shot(page: Page, name: str) -> None:
     await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
 
@@ -210,8 +218,7 @@ async def test_catalog_and_customer_pages_edit_through_the_api(
     browser: Browser, served: dict[str, str]
 ) -> None:
     url = served["url"]
-    page = await open_page(browser, url, DESKTOP)
-    await sign_in(page, served["admin"])
+    page = await signed_in(browser, served)
 
     await page.click("#nav [data-tab=catalog]")
     await page.locator("#products-table tr[data-sku='LAVA-CAKE'] button").click()
@@ -250,8 +257,7 @@ async def test_catalog_and_customer_pages_edit_through_the_api(
 
 
 async def test_every_page_fits_a_phone_screen(browser: Browser, served: dict[str, str]) -> None:
-    page = await open_page(browser, served["url"], PHONE)
-    await sign_in(page, served["admin"])
+    page = await signed_in(browser, served, PHONE)
     pages = {
         "rules": "#rules-table",
         "rules/new": "#simulator",
@@ -287,8 +293,7 @@ async def test_every_demo_rule_saved_unchanged_keeps_its_spec(
     browser: Browser, served: dict[str, str]
 ) -> None:
     url, key = served["url"], served["admin"]
-    page = await open_page(browser, url, DESKTOP)
-    await sign_in(page, key)
+    page = await signed_in(browser, served)
     before = (await api(url, key, RULES, {}))["rules"]
     assert len(before) == 6
     for rule in before:
@@ -327,8 +332,7 @@ async def test_a_rule_using_every_field_saved_unchanged_keeps_its_spec(
     created = (await api(url, key, CREATE_RULE, {"input": rule}))["createRule"]
     assert created["__typename"] == "RuleSaved", created
     rule_id = created["rule"]["id"]
-    page = await open_page(browser, url, DESKTOP)
-    await sign_in(page, key)
+    page = await signed_in(browser, served)
     [before] = [r for r in (await api(url, key, RULES, {}))["rules"] if r["id"] == rule_id]
     await save_unchanged(page, before)
     [after] = [r for r in (await api(url, key, RULES, {}))["rules"] if r["id"] == rule_id]
@@ -339,8 +343,7 @@ async def test_a_rule_using_every_field_saved_unchanged_keeps_its_spec(
 async def test_a_late_answer_does_not_paint_over_the_page_opened_since(
     browser: Browser, served: dict[str, str]
 ) -> None:
-    page = await open_page(browser, served["url"], DESKTOP)
-    await sign_in(page, served["admin"])
+    page = await signed_in(browser, served)
     release = asyncio.Event()
 
     async def slow_rule(route: Route) -> None:
@@ -363,8 +366,7 @@ async def test_a_late_answer_does_not_paint_over_the_page_opened_since(
 async def test_a_key_that_stops_working_brings_back_the_sign_in_form(
     browser: Browser, served: dict[str, str]
 ) -> None:
-    page = await open_page(browser, served["url"], DESKTOP)
-    await sign_in(page, served["admin"])
+    page = await signed_in(browser, served)
 
     async def revoked(route: Route) -> None:
         headers = {**route.request.headers, "authorization": "Bearer lk_000000000000_revoked"}
@@ -376,3 +378,65 @@ async def test_a_key_that_stops_working_brings_back_the_sign_in_form(
     await expect(page.locator("#notice")).to_have_text("Your key is no longer valid.")
     await expect(page.locator("#nav")).to_be_hidden()
     await expect(page.locator("#program")).to_have_text("Loyalty admin")
+
+
+ADJUST = """
+mutation A($input: AdjustPointsInput!) { adjustPoints(input: $input) { __typename } }
+"""
+
+
+async def test_an_adjustment_retried_after_a_lost_answer_pays_once(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url, key = served["url"], served["admin"]
+    page = await signed_in(browser, served)
+    sent: list[str] = []
+
+    async def lose_the_first_answer(route: Route) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if "adjustPoints" not in body["query"]:
+            await route.continue_()
+            return
+        sent.append(body["variables"]["input"]["idempotencyKey"])
+        response = await route.fetch()  # the service does the work...
+        if len(sent) == 1:
+            await route.abort()  # ...and the answer never arrives
+        else:
+            await route.fulfill(response=response)
+
+    await page.route("**/graphql", lose_the_first_answer)
+    await page.evaluate("location.hash = '#/customers/web-3'")
+    await page.fill("#f-points", "25")
+    await page.fill("#f-reason", "Sorry for the cold pizza")
+    await page.click("#adjust")
+    await expect(page.locator("#notice")).to_contain_text("cannot be reached")
+    await page.click("#adjust")
+    await expect(page.locator("#stat-balance strong")).to_have_text("25")
+    await expect(page.locator("#ledger-table tbody tr")).to_have_count(1)
+
+    await page.fill("#f-points", "10")
+    await page.fill("#f-reason", "And a drink")
+    await page.click("#adjust")
+    await expect(page.locator("#stat-balance strong")).to_have_text("35")
+    assert sent[0] == sent[1] != sent[2]
+
+    # Looking the same customer up again reads them again.
+    adjust = {"customerId": "web-3", "points": 5, "reason": "Till", "idempotencyKey": "t-1"}
+    await api(url, key, ADJUST, {"input": adjust})
+    await page.click("#customer-search button")
+    await expect(page.locator("#stat-balance strong")).to_have_text("40")
+    assert page.problems == ["Failed to load resource: net::ERR_FAILED"]  # type: ignore[attr-defined]
+
+
+async def test_an_analytics_error_goes_once_the_form_is_right(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    page = await signed_in(browser, served)
+    await page.click("#nav [data-tab=analytics]")
+    await page.fill("#point-value", "one euro")
+    await page.click("#analytics-form button")
+    await expect(page.locator("#notice")).to_contain_text("Point value: an amount like 2.50")
+    await page.fill("#point-value", "1.00")
+    await page.click("#analytics-form button")
+    await expect(page.locator("#notice")).to_be_hidden()
+    assert page.problems == []  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ export async function showAnalytics() {
   };
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    notice('');
     busy(go, load);
   });
   show(el('section', {}, el('h1', { text: 'Analytics' }), form, body));

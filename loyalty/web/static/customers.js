@@ -1,5 +1,5 @@
 // Customers: look one up, see balance, tier, ledger and codes, and adjust their points.
-import { busy, count, el, gql, money, notice, randomKey, screen, stat, when } from './core.js';
+import { busy, count, el, go, gql, money, notice, randomKey, screen, stat, when } from './core.js';
 import { field } from './fields.js';
 
 const CUSTOMER = `id balance availablePoints pendingPoints debt lifetimePoints memberSince
@@ -11,11 +11,12 @@ const CUSTOMER = `id balance availablePoints pendingPoints debt lifetimePoints m
 export async function showCustomers(id) {
   const show = screen();
   const input = el('input', { type: 'search', id: 'customer-id', value: id || '', placeholder: 'member number or app user id', 'aria-label': 'Customer id', required: true });
-  const go = el('button', { type: 'submit', text: 'Look up' });
-  const form = el('form', { class: 'toolbar', id: 'customer-search' }, input, go);
+  const lookUp = el('button', { type: 'submit', text: 'Look up' });
+  const form = el('form', { class: 'toolbar', id: 'customer-search' }, input, lookUp);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    if (input.value.trim()) location.hash = `#/customers/${encodeURIComponent(input.value.trim())}`;
+    // The same customer looked up again is read again: their points may have moved since.
+    if (input.value.trim()) go(`#/customers/${encodeURIComponent(input.value.trim())}`);
   });
   const body = el('div', { id: 'customer' });
   show(el('section', {}, el('h1', { text: 'Customers' }), form, body));
@@ -95,6 +96,7 @@ function adjustForm(customerId) {
     event.preventDefault();
     const p = points.read();
     const r = reason.read();
+    result.textContent = '';
     points.error.textContent = p.error || (p.value === 0 ? 'not zero' : '');
     reason.error.textContent = r.error || '';
     if (p.error || r.error || p.value === 0) return;
