@@ -7,6 +7,7 @@ a screenshot of every page it visits in build/screenshots (or LOYALTY_SCREENSHOT
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -265,13 +266,71 @@ async def test_every_page_fits_a_phone_screen(browser: Browser, served: dict[str
         "customers/demo-customer-1": "#adjust-form",
         "analytics": "[data-chart=funnel]",
     }
+    await expect(page.locator("#sign-out")).to_be_in_viewport(ratio=1)
     for route, ready in pages.items():
+        await page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
         await page.evaluate(f"location.hash = '#/{route}'")
         await expect(page.locator(ready)).to_be_visible()
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{route} is {width}px wide on a {PHONE['width']}px screen"
+        assert await page.evaluate("window.scrollY") == 0, f"{route} opens scrolled down"
         await shot(page, f"phone-{route.replace('/', '-')}")
+        if check := PHONE_CHECKS.get(route):
+            await check(page)
     assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def keyboards(page: Page) -> None:
+    """Points take the number pad, but a field that may be negative has a minus sign."""
+    await expect(page.locator("#f-upsize-points")).to_have_attribute("inputmode", "numeric")
+    await expect(page.locator("#f-priority")).not_to_have_attribute("inputmode", "numeric")
+
+
+async def edit_buttons(page: Page) -> None:
+    button = page.locator("#products-table tr[data-sku='LAVA-CAKE'] button")
+    box = await button.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    assert box["height"] >= 36, "big enough for a thumb"
+    await expect(page.locator("main")).not_to_contain_text("null")
+
+
+async def adjust_keyboard(page: Page) -> None:
+    await expect(page.locator("#f-points")).not_to_have_attribute("inputmode", "numeric")
+
+
+async def day_labels(page: Page) -> None:
+    boxes = await page.evaluate(
+        """[...document.querySelectorAll('[data-chart=acceptance] text.axis')]
+        .filter((t) => /^\\d\\d-\\d\\d$/.test(t.textContent))
+        .map((t) => t.getBoundingClientRect()).map((r) => [r.left, r.right])"""
+    )
+    assert len(boxes) >= 2
+    for (_, right), (left, _) in itertools.pairwise(boxes):
+        assert right <= left, f"day labels overlap: {boxes}"
+
+
+PHONE_CHECKS = {
+    "rules/new": keyboards,
+    "catalog": edit_buttons,
+    "customers/demo-customer-1": adjust_keyboard,
+    "analytics": day_labels,
+}
+
+
+async def test_on_a_phone_an_error_shows_where_the_admin_is(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    page = await signed_in(browser, served, PHONE)
+    await page.click("#new-rule")
+    await page.fill("#f-name", "Twelve wings")
+    await page.fill("#f-upsize-family", "wings")
+    await page.fill("#f-upsize-minSizeRank", "2")
+    await page.fill("#f-upsize-points", "5")
+    await page.route("**/graphql", lambda route: route.abort())
+    await page.click("#save-rule")
+    await expect(page.locator("#notice")).to_contain_text("cannot be reached")
+    await expect(page.locator("#notice")).to_be_in_viewport()
+    await expect(page.locator("#save-rule")).to_be_in_viewport()
 
 
 RULES = "{ rules { id version kind name priority exclusive message spec } }"

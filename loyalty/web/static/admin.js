@@ -61,6 +61,7 @@ function route() {
   notice(state.flash || '', 'ok');
   state.flash = null;
   state.page += 1;
+  window.scrollTo(0, 0);
   const show = screen();
   show(el('p', { class: 'loading', text: 'Loading…' }));
   VIEWS[view](rest.map(decode).join('/')).catch((error) => show(el('p', { class: 'error', text: error.message })));

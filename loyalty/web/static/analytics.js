@@ -130,7 +130,8 @@ function lineChart(id, days, series, format, fixedMax) {
   const every = Math.max(1, Math.ceil(days.length / 7));
   days.forEach((day, i) => {
     const last = i === days.length - 1;
-    if (i % every === 0 || last) chart.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': last && i ? 'end' : 'middle', class: 'axis', text: day.slice(5) }));
+    // The last day is always labelled, so a regular label too close before it is left out.
+    if (last || (i % every === 0 && days.length - 1 - i >= every)) chart.append(svg('text', { x: x(i), y: H - 8, 'text-anchor': last && i ? 'end' : 'middle', class: 'axis', text: day.slice(5) }));
   });
   if (!values.length) {
     chart.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'empty', text: 'No nudges shown in these days' }));

@@ -42,13 +42,14 @@ export async function showCatalog() {
     const shown = products.filter((p) => (!filter.value || p.category === filter.value) &&
       (!q || p.sku.toLowerCase().includes(q) || p.name.toLowerCase().includes(q)));
     list.replaceChildren(el('table', { id: 'products-table' },
-      el('thead', {}, el('tr', {}, ['Sku', 'Name', 'Category', 'Family', 'Size', 'Price', ''].map((h) => el('th', { text: h })))),
+      // Edit comes first, where a phone shows it without scrolling the table sideways.
+      el('thead', {}, el('tr', {}, ['', 'Sku', 'Name', 'Category', 'Family', 'Size', 'Price'].map((h) => el('th', { text: h })))),
       el('tbody', {}, shown.slice(0, 300).map((p) => el('tr', { 'data-sku': p.sku },
+        el('td', {}, el('button', { type: 'button', class: 'link', text: 'Edit', onclick: () => editor.edit(p) })),
         el('td', { text: p.sku }), el('td', { text: p.name }), el('td', { text: p.category }),
         el('td', { text: p.family || '' }), el('td', { class: 'num', text: p.sizeRank ?? '' }),
-        el('td', { class: 'num', text: money(p.price) }),
-        el('td', {}, el('button', { type: 'button', class: 'link', text: 'Edit', onclick: () => editor.edit(p) })))))),
-    shown.length > 300 ? el('p', { class: 'hint', text: `Showing 300 of ${shown.length}: narrow the search.` }) : null);
+        el('td', { class: 'num', text: money(p.price) }))))),
+    shown.length > 300 ? el('p', { class: 'hint', text: `Showing 300 of ${shown.length}: narrow the search.` }) : '');
   };
   filter.addEventListener('change', render);
   search.addEventListener('input', render);

@@ -23,7 +23,8 @@ export function field(path, label, type, opts = {}) {
     input = el('textarea', { id, name: path, rows: 3, placeholder: 'category: pizza\ncategory: drinks\nsku: LAVA-CAKE' });
   } else {
     const html = { datetime: 'datetime-local', time: 'time', date: 'date' }[type] || 'text';
-    const mode = { int: 'numeric', money: 'decimal' }[type];
+    // A phone's number pad has no minus sign: a field that takes one gets the full keyboard.
+    const mode = { int: opts.min < 0 ? null : 'numeric', money: 'decimal' }[type];
     input = el('input', { id, name: path, type: html, inputmode: mode, list: opts.list, placeholder: opts.placeholder });
   }
   const row = el('label', { class: `field field-${type}`, for: id, 'data-field': path },
