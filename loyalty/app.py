@@ -23,6 +23,7 @@ from loyalty.service.expiry import lifecycle_forever
 from loyalty.service.live import LiveHub
 from loyalty.service.stats import refresh_forever
 from loyalty.service.webhooks import deliver_forever
+from loyalty.sockets import SocketLimit
 from loyalty.store.database import create_pool, ping
 from loyalty.web import routes as admin_routes
 
@@ -159,7 +160,10 @@ def create_app(settings: Settings, *, dsn: str | None = None, pool: Pool | None 
             Route("/readyz", readyz),
             Route("/metrics", metrics_text),
             Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute(
+                "/graphql",
+                SocketLimit(graphql, settings.max_sockets, settings.max_sockets_per_client),
+            ),
             *admin_routes(),
         ],
         lifespan=lifespan,

@@ -178,6 +178,7 @@ def _serve_one(settings: Settings, dsn: str, listener: socket.socket | None) -> 
         access_log=False,
         log_config=None,
         lifespan="on",
+        ws_max_size=settings.max_body_bytes,
     )
     Server(config).run(sockets=[listener] if listener is not None else None)
 

@@ -42,6 +42,8 @@ class Settings:
     lifecycle_seconds: float
     workers: int
     webhook_seconds: float = 2.0
+    max_sockets: int = 1000
+    max_sockets_per_client: int = 20
 
     @property
     def development(self) -> bool:
@@ -100,6 +102,9 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         workers=config("LOYALTY_WORKERS", cast=int, default=1),
         # How often each process looks for webhook deliveries that are due; 0 turns it off.
         webhook_seconds=config("LOYALTY_WEBHOOK_SECONDS", cast=float, default=2.0),
+        # Live connections (subscriptions) each process holds open, in all and per address.
+        max_sockets=config("LOYALTY_MAX_SOCKETS", cast=int, default=1000),
+        max_sockets_per_client=config("LOYALTY_MAX_SOCKETS_PER_CLIENT", cast=int, default=20),
     )
 
 

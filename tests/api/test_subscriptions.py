@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 import uuid
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from loyalty import service
@@ -366,3 +368,42 @@ async def test_a_slow_subscriber_gets_every_event_in_order(seeded: Pool) -> None
             assert feed.queue.empty()
     finally:
         await hub.close()
+
+
+async def test_live_connections_are_capped_per_address_and_a_closed_one_frees_its_place(
+    pool: Pool, settings: Settings, dsn: str
+) -> None:
+    capped = dataclasses.replace(settings, max_sockets_per_client=2)
+    customer = customer_token("alice")
+    async with served(create_app(capped, pool=pool, dsn=dsn)) as host:
+        async with subscribed(host, customer, {}), subscribed(host, customer, {}):
+            async with connect(
+                f"ws://{host}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+            ) as third:
+                with pytest.raises(ConnectionClosed) as refused:
+                    await asyncio.wait_for(third.recv(), 2)
+            assert refused.value.rcvd is not None
+            assert refused.value.rcvd.code == 1013
+            assert (
+                refused.value.rcvd.reason == "this address holds its limit of live connections (2)"
+            )
+        # Both closed: their places are free again.
+        async with subscribed(host, customer, {}), subscribed(host, customer, {}) as again:
+            await again.hears_nothing()
+
+
+async def test_a_server_refuses_live_connections_beyond_its_total(
+    pool: Pool, settings: Settings, dsn: str
+) -> None:
+    capped = dataclasses.replace(settings, max_sockets=1)
+    async with (
+        served(create_app(capped, pool=pool, dsn=dsn)) as host,
+        subscribed(host, customer_token("alice"), {}),
+        connect(
+            f"ws://{host}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as second,
+    ):
+        with pytest.raises(ConnectionClosed) as refused:
+            await asyncio.wait_for(second.recv(), 2)
+        assert refused.value.rcvd is not None
+        assert refused.value.rcvd.reason == "this server holds its limit of live connections (1)"
