@@ -363,31 +363,50 @@ async def test_every_demo_rule_saved_unchanged_keeps_its_spec(
     assert page.problems == []  # type: ignore[attr-defined]
 
 
-async def test_a_rule_using_every_field_saved_unchanged_keeps_its_spec(
-    browser: Browser, served: dict[str, str]
+UPSIZE_WITH_EVERYTHING = {
+    "kind": "UPSIZE",
+    "name": "Late lunch upsize",
+    "priority": -5,
+    "exclusive": True,
+    "message": "Go large for {extra}",
+    "upsize": {"family": "wings", "minSizeRank": 2, "points": 7},
+    "conditions": {
+        "validFrom": "2026-03-01T09:30:15+01:00",
+        "validTo": "2027-01-01T00:00:00+00:00",
+        "daysOfWeek": [1, 5, 7],
+        "timeFrom": "18:00",
+        "timeTo": "24:00",
+        "channels": ["APP", "WEB"],
+        "stores": ["S1", "S2"],
+        "tiers": ["Silver", "Gold"],
+        "excludedSegments": ["mostly_returns"],
+    },
+    "caps": {"period": "WEEK", "maxAwards": 2, "maxPoints": 50, "budget": 5000},
+    "rebate": {"percentOff": 10, "minSpend": 1500, "daysValid": 366},
+}
+BOTH_BONUSES = [
+    {
+        "kind": "SPEND_THRESHOLD",
+        "name": "Half as much again from 25.00",
+        "spendThreshold": {"threshold": 2500, "points": 0, "multiplierPercent": 150},
+    },
+    {
+        "kind": "PRODUCT_BONUS",
+        "name": "Cake: 5 points and double base",
+        "productBonus": {"target": {"category": "desserts"}, "points": 5, "multiplierPercent": 200},
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [UPSIZE_WITH_EVERYTHING, *BOTH_BONUSES],
+    ids=["upsize-with-everything", "threshold-both-bonuses", "product-both-bonuses"],
+)
+async def test_a_rule_made_through_the_api_saved_unchanged_keeps_its_spec(
+    browser: Browser, served: dict[str, str], rule: dict[str, Any]
 ) -> None:
     url, key = served["url"], served["admin"]
-    rule = {
-        "kind": "UPSIZE",
-        "name": "Late lunch upsize",
-        "priority": -5,
-        "exclusive": True,
-        "message": "Go large for {extra}",
-        "upsize": {"family": "wings", "minSizeRank": 2, "points": 7},
-        "conditions": {
-            "validFrom": "2026-03-01T09:30:15+01:00",
-            "validTo": "2027-01-01T00:00:00+00:00",
-            "daysOfWeek": [1, 5, 7],
-            "timeFrom": "18:00",
-            "timeTo": "24:00",
-            "channels": ["APP", "WEB"],
-            "stores": ["S1", "S2"],
-            "tiers": ["Silver", "Gold"],
-            "excludedSegments": ["mostly_returns"],
-        },
-        "caps": {"period": "WEEK", "maxAwards": 2, "maxPoints": 50, "budget": 5000},
-        "rebate": {"percentOff": 10, "minSpend": 1500, "daysValid": 366},
-    }
     created = (await api(url, key, CREATE_RULE, {"input": rule}))["createRule"]
     assert created["__typename"] == "RuleSaved", created
     rule_id = created["rule"]["id"]

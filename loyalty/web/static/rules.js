@@ -58,6 +58,11 @@ const DAYS = [[1, 'Mon'], [2, 'Tue'], [3, 'Wed'], [4, 'Thu'], [5, 'Fri'], [6, 'S
 function ruleSections() {
   const tiers = state.tiers.map((t) => [t.name, t.name]);
   const points = (path, label, required = true) => field(path, label, 'int', { min: 1, max: 1000000, required });
+  // Bonus points and a multiplier both pay when both are given.
+  const bonus = (key, label) => [
+    field(`${key}.points`, label, 'int', { min: 0, max: 1000000 }),
+    field(`${key}.multiplierPercent`, 'and/or base points times (%)', 'int', { min: 100, max: 1000, hint: '200 doubles' }),
+  ];
   return [
     { title: 'Rule', fields: [
       field('kind', 'Kind', 'select', { options: Object.entries(KIND_NAMES), required: true }),
@@ -85,8 +90,7 @@ function ruleSections() {
     ] },
     { title: 'Spend threshold', kinds: ['SPEND_THRESHOLD'], fields: [
       field('spendThreshold.threshold', 'Subtotal from', 'money', { min: 1, required: true }),
-      points('spendThreshold.points', 'Bonus points', false),
-      field('spendThreshold.multiplierPercent', 'or base points times (%)', 'int', { min: 101, max: 1000, hint: '200 doubles' }),
+      ...bonus('spendThreshold', 'Bonus points'),
     ] },
     { title: 'Bundle', kinds: ['BUNDLE'], fields: [
       field('bundle.items', 'Items of the set, one per line', 'matches', { required: true }),
@@ -94,8 +98,7 @@ function ruleSections() {
     ] },
     { title: 'Product bonus', kinds: ['PRODUCT_BONUS'], fields: [
       field('productBonus.target', 'Product', 'match', { required: true }),
-      points('productBonus.points', 'Bonus points per unit', false),
-      field('productBonus.multiplierPercent', 'or base points times (%)', 'int', { min: 101, max: 1000 }),
+      ...bonus('productBonus', 'Bonus points per unit'),
     ] },
     { title: 'When it applies', fields: [
       field('conditions.validFrom', 'From (your local time)', 'datetime'),
@@ -136,16 +139,18 @@ function collectRule(sections) {
       else if (value !== null && value !== false) setPath(input, f.path, value);
     }
   }
-  const either = (a, b, what) => {
-    const [x, y] = [getPath(input, a), getPath(input, b)];
-    if (x === undefined && y === undefined && !errors[a] && !errors[b]) errors[a] = `give ${what}`;
-    if (x !== undefined && y !== undefined) errors[b] = `give one of the two, not both`;
+  const paysSomething = (key) => {
+    const { points = 0, multiplierPercent = 100 } = input[key] || {};
+    if (!points && multiplierPercent <= 100 && !errors[`${key}.points`] && !errors[`${key}.multiplierPercent`]) {
+      errors[`${key}.points`] = 'give bonus points, a multiplier above 100, or both';
+    }
   };
-  if (kind === 'SPEND_THRESHOLD') either('spendThreshold.points', 'spendThreshold.multiplierPercent', 'bonus points or a multiplier');
-  if (kind === 'PRODUCT_BONUS') either('productBonus.points', 'productBonus.multiplierPercent', 'bonus points or a multiplier');
+  if (kind === 'SPEND_THRESHOLD') paysSomething('spendThreshold');
+  if (kind === 'PRODUCT_BONUS') paysSomething('productBonus');
   if (kind === 'UPSIZE' && !input.upsize?.category && !input.upsize?.family && !errors['upsize.category']) {
     errors['upsize.category'] = 'give a category or a family';
   }
+  if (input.upsize?.category && input.upsize?.family) errors['upsize.family'] = 'a category or a family, not both';
   if (input.rebate?.amountOff !== undefined && input.rebate?.percentOff !== undefined) errors['rebate.percentOff'] = 'amount off or percent off, not both';
   if (input.rebate && input.rebate.amountOff === undefined && input.rebate.percentOff === undefined) errors['rebate.amountOff'] = 'give an amount or a percent off';
   const c = input.conditions || {};
