@@ -18,7 +18,7 @@ from loyalty.config import Settings
 from loyalty.errors import UnavailableError
 from loyalty.metrics import Metrics
 from loyalty.requestlog import RequestGuard
-from loyalty.service import FailureThrottle, Pool, RateLimiter, RuleBook
+from loyalty.service import FailureThrottle, Pool, RateLimiter, RetryPolicy, RuleBook
 from loyalty.service.expiry import lifecycle_forever
 from loyalty.service.live import LiveHub
 from loyalty.service.stats import refresh_forever
@@ -86,7 +86,13 @@ class Runtime:
             )
         if settings.webhook_seconds > 0:
             self._tasks.append(
-                loop.create_task(deliver_forever(self._pool, settings.webhook_seconds))
+                loop.create_task(
+                    deliver_forever(
+                        self._pool,
+                        settings.webhook_seconds,
+                        RetryPolicy(private_ok=settings.webhook_private),
+                    )
+                )
             )
 
     async def stop(self) -> None:

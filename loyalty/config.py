@@ -43,6 +43,7 @@ class Settings:
     workers: int
     webhook_seconds: float = 2.0
     max_sockets: int = 1000
+    webhook_private: bool = False
     max_sockets_per_client: int = 20
 
     @property
@@ -102,6 +103,10 @@ def load_settings(environ: Mapping[str, str] = os.environ) -> Settings:
         workers=config("LOYALTY_WORKERS", cast=int, default=1),
         # How often each process looks for webhook deliveries that are due; 0 turns it off.
         webhook_seconds=config("LOYALTY_WEBHOOK_SECONDS", cast=float, default=2.0),
+        # Whether webhooks may deliver to loopback and private networks (a developer's receiver).
+        webhook_private=config(
+            "LOYALTY_WEBHOOK_PRIVATE", cast=bool, default=environment == DEVELOPMENT
+        ),
         # Live connections (subscriptions) each process holds open, in all and per address.
         max_sockets=config("LOYALTY_MAX_SOCKETS", cast=int, default=1000),
         max_sockets_per_client=config("LOYALTY_MAX_SOCKETS_PER_CLIENT", cast=int, default=20),

@@ -105,6 +105,7 @@ def settings() -> Settings:
             "LOYALTY_LIFECYCLE_SECONDS": "0",  # and expire points when they mean to
             "LOYALTY_RATE_LIMIT": "0",  # and limit rates when they test the limit
             "LOYALTY_WEBHOOK_SECONDS": "0",  # and deliver webhooks when they mean to
+            "LOYALTY_WEBHOOK_PRIVATE": "true",  # to receivers on this machine
         }
     )
 

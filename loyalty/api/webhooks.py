@@ -114,6 +114,7 @@ class WebhooksMutation:
                 url,
                 [kind.value for kind in event_types],
                 info.context.actor,
+                private_ok=info.context.settings.webhook_private,
             )
         except domain.ValidationError as error:
             return errors.invalid_input(error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import random
 import secrets
@@ -54,6 +55,26 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def private_address(host: str) -> bool:
+    """True for an address (or localhost) that is not on the public internet: loopback,
+    private, link-local (cloud metadata), shared, reserved or multicast."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False  # a name: checked against what it resolves to, when delivering
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+PRIVATE_REFUSED = (
+    "deliveries go to public addresses only (LOYALTY_WEBHOOK_PRIVATE=true allows private ones)"
+)
+
+
 def event_body(
     event_id: int, kind: str, customer_id: str, created_at: datetime, data: Any
 ) -> bytes:
@@ -89,11 +110,14 @@ def signature_valid(secret: str, header: str, body: bytes, now: int, tolerance: 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter: about first, 2x first, 4x first... up to cap seconds."""
+    """How deliveries are made: exponential backoff with jitter (about first, 2x first, 4x
+    first... up to cap seconds), a timeout per attempt, and whether private addresses may
+    receive them."""
 
     first: float = 10.0
     cap: float = 3600.0
     timeout: float = 10.0
+    private_ok: bool = False
 
     def delay(self, attempts: int) -> float:
         """Seconds to wait after the attempts-th failure; jitter spreads a herd of retries."""

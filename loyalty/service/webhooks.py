@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Collection
@@ -23,10 +24,12 @@ from loyalty.domain.access import SYSTEM, Actor
 from loyalty.domain.webhooks import (
     EVENT_ID_HEADER,
     EVENT_TYPES,
+    PRIVATE_REFUSED,
     SIGNATURE_HEADER,
     RetryPolicy,
     event_body,
     new_secret,
+    private_address,
     signature,
     url_problem,
 )
@@ -58,12 +61,19 @@ def _public(row: WebhookRow) -> dict[str, object]:
 
 
 async def register_webhook(
-    pool: Pool, url: str, event_types: Collection[str], actor: Actor = SYSTEM
+    pool: Pool,
+    url: str,
+    event_types: Collection[str],
+    actor: Actor = SYSTEM,
+    *,
+    private_ok: bool = False,
 ) -> tuple[WebhookRow, str]:
     """The new webhook and its signing secret, which is never shown again."""
     problem = url_problem(url)
     if problem:
         raise ValidationError("url", problem)
+    if not private_ok and private_address(urlsplit(url).hostname or ""):
+        raise ValidationError("url", f"the URL names a private address: {PRIVATE_REFUSED}")
     kinds = list(dict.fromkeys(event_types))
     if not kinds:
         raise ValidationError("eventTypes", "name at least one event type")
@@ -157,7 +167,7 @@ async def _attempt_all(pool: Pool, policy: RetryPolicy, deliveries: list[Deliver
 
 async def _attempt(pool: Pool, policy: RetryPolicy, delivery: Delivery) -> bool:
     """Post one event; True when the receiver took it. A lost write leaves the lease to end."""
-    error = await _post_event(delivery, policy.timeout)
+    error = await _post_event(delivery, policy.timeout, policy.private_ok)
     try:
         async with transaction(pool) as conn:
             if error is None:
@@ -181,7 +191,7 @@ async def _attempt(pool: Pool, policy: RetryPolicy, delivery: Delivery) -> bool:
     return error is None
 
 
-async def _post_event(delivery: Delivery, seconds: float) -> str | None:
+async def _post_event(delivery: Delivery, seconds: float, private_ok: bool) -> str | None:
     """None when the receiver answered 2xx, else why not."""
     body = event_body(
         delivery.event_id,
@@ -198,7 +208,7 @@ async def _post_event(delivery: Delivery, seconds: float) -> str | None:
     }
     try:
         async with asyncio.timeout(seconds):
-            status = await post(delivery.url, headers, body)
+            status = await post(delivery.url, headers, body, private_ok=private_ok)
     except TimeoutError:
         return f"no answer within {seconds:g} seconds"
     except (OSError, ValueError, asyncio.IncompleteReadError) as error:
@@ -206,18 +216,33 @@ async def _post_event(delivery: Delivery, seconds: float) -> str | None:
     return None if 200 <= status < 300 else f"HTTP {status}"
 
 
+async def _address(host: str, port: int, private_ok: bool) -> str:
+    """The address to connect to, checked after resolving and then used as it is, so a name
+    that resolves elsewhere a moment later cannot point a delivery at a private address."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    address = str(infos[0][4][0])
+    if not private_ok and private_address(address):
+        raise ValueError(f"{host} resolves to {address}: {PRIVATE_REFUSED}")
+    return address
+
+
 @functools.cache
 def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-async def post(url: str, headers: dict[str, str], body: bytes) -> int:
+async def post(url: str, headers: dict[str, str], body: bytes, *, private_ok: bool = False) -> int:
     """POST body over HTTP/1.1 and return the status; redirects are not followed."""
     parts = urlsplit(url)
     secure = parts.scheme == "https"
-    context = _tls() if secure else None
     port = parts.port or (443 if secure else 80)
-    reader, writer = await asyncio.open_connection(parts.hostname, port, ssl=context)
+    host = await _address(parts.hostname or "", port, private_ok)
+    reader, writer = await asyncio.open_connection(
+        host,
+        port,
+        ssl=_tls() if secure else None,
+        server_hostname=parts.hostname if secure else None,
+    )
     try:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         lines = [

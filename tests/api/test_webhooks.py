@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,11 +24,13 @@ from starlette.routing import Route
 
 from loyalty import service
 from loyalty.api.webhooks import WebhookEventType
-from loyalty.domain.webhooks import EVENT_TYPES
+from loyalty.app import create_app
+from loyalty.config import Settings
+from loyalty.domain.webhooks import EVENT_TYPES, private_address
 from loyalty.store import webhooks as store
 from loyalty.store.database import Pool
 from tests.api.test_lifecycle import program
-from tests.support import gql, on_loopback
+from tests.support import gql, on_loopback, serving
 
 REGISTER = """
 mutation R($url: String!, $types: [WebhookEventType!]!) {
@@ -47,7 +51,7 @@ mutation D($id: ID!) {
   }
 }
 """
-QUICK = service.RetryPolicy(first=0.05, cap=0.4, timeout=2.0)
+QUICK = service.RetryPolicy(first=0.05, cap=0.4, timeout=2.0, private_ok=True)
 
 
 def verified(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
@@ -319,7 +323,7 @@ async def test_one_customers_failing_event_and_one_dead_endpoint_hold_back_only_
         await adjust(pool, book, "alice", points)
         await adjust(pool, book, "bob", points)
 
-    await drain(pool, service.RetryPolicy(first=60, cap=60, timeout=2.0))
+    await drain(pool, service.RetryPolicy(first=60, cap=60, timeout=2.0, private_ok=True))
 
     assert [(e["customerId"], e["data"]["points"]) for e in receiver.taken()] == [
         ("bob", 10),
@@ -352,7 +356,7 @@ async def test_an_endpoint_that_hangs_holds_back_only_its_own_deliveries(
     for points in (10, 20, 30):
         await adjust(pool, book, "alice", points)
 
-    patient = service.RetryPolicy(first=60, cap=60, timeout=5.0)
+    patient = service.RetryPolicy(first=60, cap=60, timeout=5.0, private_ok=True)
     task = asyncio.create_task(service.deliver_forever(pool, 0.01, patient))
     try:
         # Three passes in turn reach the live receiver while the first post still hangs.
@@ -379,3 +383,57 @@ async def test_an_attempt_lost_with_its_process_is_made_again_when_its_lease_end
     await asyncio.sleep(0.35)
     assert await drain(pool) == 1
     assert [e["id"] for e in receiver.taken()] == [str(lost.event_id)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://api.localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://192.168.0.10/hook",
+        "http://169.254.169.254/latest/meta-data/",  # a cloud's instance metadata
+        "http://[::1]/hook",
+        "http://[::ffff:10.0.0.1]/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0/hook",
+    ],
+)
+async def test_a_private_address_is_refused_unless_the_server_allows_it(
+    pool: Pool, settings: Settings, dsn: str, admin_key: str, url: str
+) -> None:
+    strict = dataclasses.replace(settings, webhook_private=False)
+    async with serving(create_app(strict, pool=pool, dsn=dsn)) as client:
+        body = await gql(client, REGISTER, {"url": url, "types": ["POINTS_EARNED"]}, auth=admin_key)
+    result = body["data"]["registerWebhook"]
+    assert result["__typename"] == "InvalidInputError"
+    assert result["field"] == "url"
+    assert "LOYALTY_WEBHOOK_PRIVATE=true" in result["message"]
+    assert await pool.fetchval("SELECT count(*) FROM webhooks") == 0
+
+
+def test_public_addresses_and_names_pass_the_registration_check() -> None:
+    for host in ["hooks.example.com", "93.184.215.14", "2606:4700::6810:84e5", "[2606:4700::1]"]:
+        assert not private_address(host), host
+
+
+async def test_a_name_that_resolves_to_a_private_address_gets_no_delivery(
+    client: httpx.AsyncClient, admin_key: str, pool: Pool, receiver: Receiver
+) -> None:
+    """Checked again when delivering, on the address actually connected to: a name that
+    resolves to this machine is refused, and the attempt is retried like any failure."""
+    book = await program(pool)
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    await service.register_webhook(pool, url, ["POINTS_ADJUSTED"], private_ok=True)
+    await adjust(pool, book, "alice", 10)
+    outcome = await service.deliver_due(pool, dataclasses.replace(QUICK, private_ok=False))
+    assert (outcome.delivered, outcome.failed) == (0, 1)
+    assert receiver.requests == []
+    [hook] = (await gql(client, LIST, auth=admin_key))["data"]["webhooks"]
+    assert hook["pendingDeliveries"] == 1
+    assert re.fullmatch(
+        r"ValueError: localhost resolves to (127\.0\.0\.1|::1): deliveries go to public "
+        r"addresses only \(LOYALTY_WEBHOOK_PRIVATE=true allows private ones\)",
+        hook["lastError"],
+    ), hook["lastError"]
