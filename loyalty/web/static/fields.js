@@ -38,6 +38,10 @@ function readField(f) {
   if (type === 'checkbox') return { value: input.checked };
   if (type === 'checks') {
     const values = [...input.querySelectorAll('input:checked')].map((box) => box.value);
+    // Ticked boxes keep the order they were filled in, so an untouched list saves unchanged.
+    const order = f.order || [];
+    const rank = (v) => (order.includes(v.toUpperCase()) ? order.indexOf(v.toUpperCase()) : order.length);
+    values.sort((a, b) => rank(a) - rank(b));
     return { value: values.length ? values.map((v) => (opts.numbers ? Number(v) : v)) : null };
   }
   if (type === 'match') {
@@ -81,7 +85,8 @@ function writeField(f, value) {
   const { type, input } = f;
   if (type === 'checkbox') input.checked = Boolean(value);
   else if (type === 'checks') {
-    const wanted = new Set((value || []).map((v) => String(v).toUpperCase()));
+    f.order = (value || []).map((v) => String(v).toUpperCase());
+    const wanted = new Set(f.order);
     for (const box of input.querySelectorAll('input')) box.checked = wanted.has(box.value.toUpperCase());
   } else if (type === 'match') {
     const [kind, text] = input.children;
