@@ -491,6 +491,7 @@ async def test_an_adjustment_retried_after_a_lost_answer_pays_once(
     await page.click("#adjust")
     await expect(page.locator("#stat-balance strong")).to_have_text("25")
     await expect(page.locator("#ledger-table tbody tr")).to_have_count(1)
+    await expect(page.get_by_role("button", name="Older entries")).to_be_hidden()
 
     await page.fill("#f-points", "10")
     await page.fill("#f-reason", "And a drink")
@@ -517,4 +518,20 @@ async def test_an_analytics_error_goes_once_the_form_is_right(
     await page.fill("#point-value", "1.00")
     await page.click("#analytics-form button")
     await expect(page.locator("#notice")).to_be_hidden()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+async def test_an_archived_rule_opens_to_read_and_not_to_save(
+    browser: Browser, served: dict[str, str]
+) -> None:
+    url, key = served["url"], served["admin"]
+    archive = "mutation($id: ID!) { archiveRule(id: $id) { __typename } }"
+    await api(url, key, archive, {"id": "3"})
+    page = await signed_in(browser, served)
+    await page.check("#show-archived")
+    await page.click("#rules-table tr[data-rule-id='3'] a")
+    await expect(page.locator("main .muted")).to_have_text("version 1 · archived")
+    await expect(page.locator("#f-name")).to_be_disabled()
+    await expect(page.locator("#save-rule")).to_be_hidden()
+    await expect(page.locator("#archive-rule")).to_have_count(0)
     assert page.problems == []  # type: ignore[attr-defined]

@@ -184,14 +184,16 @@ async function showRuleEditor(id) {
     show(el('p', { class: 'error', text: `No rule ${id}.` }), el('a', { href: '#/rules', text: 'Back to the rules' }));
     return;
   }
+  // An archived rule is shown as it was, to read and to simulate: the service keeps no new versions of it.
+  const archived = rule?.status === 'archived';
   const sections = ruleSections();
-  const fieldsets = sections.map((s) => el('fieldset', { 'data-kinds': s.kinds ? s.kinds.join(' ') : null },
+  const fieldsets = sections.map((s) => el('fieldset', { 'data-kinds': s.kinds ? s.kinds.join(' ') : null, disabled: archived },
     el('legend', { text: s.title }), s.fields.map((f) => f.row)));
-  const save = el('button', { type: 'submit', id: 'save-rule', text: rule ? 'Save as a new version' : 'Create rule' });
-  const archive = rule && rule.status !== 'archived' ? el('button', { type: 'button', class: 'danger', id: 'archive-rule', text: 'Archive' }) : null;
+  const save = el('button', { type: 'submit', id: 'save-rule', text: rule ? 'Save as a new version' : 'Create rule', hidden: archived });
+  const archive = rule && !archived ? el('button', { type: 'button', class: 'danger', id: 'archive-rule', text: 'Archive' }) : null;
   const summary = el('p', { class: 'form-errors', role: 'alert' });
   const form = el('form', { id: 'rule-form', novalidate: true }, fieldsets, summary,
-    el('div', { class: 'actions' }, save, archive, el('a', { href: '#/rules', text: 'Cancel' })));
+    el('div', { class: 'actions' }, save, archive, el('a', { href: '#/rules', text: archived ? 'Back to the rules' : 'Cancel' })));
   const simulator = simulatorPanel(products, () => collectRule(sections));
 
   const check = () => {
@@ -215,6 +217,7 @@ async function showRuleEditor(id) {
   });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    if (archived) return;
     for (const section of sections) for (const f of section.fields) f.touched = true;
     if (Object.keys(check()).length) return;
     busy(save, async () => {
