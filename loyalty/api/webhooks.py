@@ -39,6 +39,11 @@ class Webhook:
     last_error: str | None = strawberry.field(
         description="Why the latest failed attempt of a waiting event failed."
     )
+    given_up_deliveries: int = strawberry.field(
+        default=0,
+        description="Events given up after failing for about three days; "
+        "retryWebhookDeliveries sends them again.",
+    )
 
     @classmethod
     def of(cls, row: service.WebhookRow, health: service.WebhookHealth | None = None) -> Webhook:
@@ -49,6 +54,7 @@ class Webhook:
             created_at=row.created_at,
             pending_deliveries=health.pending if health else 0,
             last_error=health.last_error if health else None,
+            given_up_deliveries=health.given_up if health else 0,
         )
 
 
@@ -66,6 +72,12 @@ class WebhookDeleted:
 
 
 @strawberry.type
+class WebhookDeliveriesRetried:
+    webhook: Webhook
+    requeued: int = strawberry.field(description="Given-up events queued to be sent again.")
+
+
+@strawberry.type
 class WebhookNotFoundError(errors.Error):
     webhook_id: strawberry.ID
 
@@ -75,6 +87,10 @@ RegisterWebhookResult = Annotated[
 ]
 DeleteWebhookResult = Annotated[
     WebhookDeleted | WebhookNotFoundError, strawberry.union("DeleteWebhookResult")
+]
+RetryWebhookDeliveriesResult = Annotated[
+    WebhookDeliveriesRetried | WebhookNotFoundError,
+    strawberry.union("RetryWebhookDeliveriesResult"),
 ]
 
 
@@ -130,7 +146,27 @@ class WebhooksMutation:
                 info.context.pool, webhook_id(id), info.context.actor
             )
         except service.WebhookNotFoundError as error:
-            return WebhookNotFoundError(
-                code=error.code, message=error.message, webhook_id=strawberry.ID(error.webhook_id)
-            )
+            return not_found(error)
         return WebhookDeleted(webhook=Webhook.of(row))
+
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Send a webhook's given-up events again, once its receiver works: each "
+        "customer's in order, though after any later ones of theirs already delivered.",
+    )
+    async def retry_webhook_deliveries(
+        self, info: Info, id: strawberry.ID
+    ) -> RetryWebhookDeliveriesResult:
+        try:
+            row, count = await service.retry_webhook_deliveries(
+                info.context.pool, webhook_id(id), info.context.actor
+            )
+        except service.WebhookNotFoundError as error:
+            return not_found(error)
+        return WebhookDeliveriesRetried(webhook=Webhook.of(row), requeued=count)
+
+
+def not_found(error: service.WebhookNotFoundError) -> WebhookNotFoundError:
+    return WebhookNotFoundError(
+        code=error.code, message=error.message, webhook_id=strawberry.ID(error.webhook_id)
+    )

@@ -111,13 +111,15 @@ def signature_valid(secret: str, header: str, body: bytes, now: int, tolerance: 
 @dataclass(frozen=True)
 class RetryPolicy:
     """How deliveries are made: exponential backoff with jitter (about first, 2x first, 4x
-    first... up to cap seconds), a timeout per attempt, and whether private addresses may
-    receive them."""
+    first... up to cap seconds), a timeout per attempt, how many attempts before giving up,
+    and whether private addresses may receive them."""
 
     first: float = 10.0
     cap: float = 3600.0
     timeout: float = 10.0
     private_ok: bool = False
+    # About three days of tries at the defaults: 9 doubling waits, then one an hour.
+    max_attempts: int = 80
 
     def delay(self, attempts: int) -> float:
         """Seconds to wait after the attempts-th failure; jitter spreads a herd of retries."""

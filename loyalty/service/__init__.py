@@ -91,6 +91,7 @@ from loyalty.service.webhooks import (
     deliver_forever,
     list_webhooks,
     register_webhook,
+    retry_webhook_deliveries,
 )
 from loyalty.store.catalog import ProgramRow
 from loyalty.store.changes import ChangeRow
@@ -186,6 +187,7 @@ __all__ = [
     "record_return",
     "redeem_reward",
     "register_webhook",
+    "retry_webhook_deliveries",
     "review_tiers",
     "revoke_api_key",
     "run_lifecycle",

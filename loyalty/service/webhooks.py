@@ -106,6 +106,26 @@ async def delete_webhook(pool: Pool, webhook_id: int, actor: Actor = SYSTEM) -> 
     return row
 
 
+async def retry_webhook_deliveries(
+    pool: Pool, webhook_id: int, actor: Actor = SYSTEM
+) -> tuple[WebhookRow, int]:
+    """Sends the webhook's given-up events again; how many were queued."""
+    async with transaction(pool) as conn:
+        row = await webhooks.lock_webhook(conn, webhook_id)
+        if row is None:
+            raise WebhookNotFoundError(str(webhook_id))
+        count = await webhooks.retry_given_up(conn, webhook_id)
+        await record_change(
+            conn,
+            actor,
+            "retryWebhookDeliveries",
+            ("webhook", str(row.id)),
+            None,
+            {**_public(row), "requeued": count},
+        )
+    return row, count
+
+
 @dataclass(frozen=True)
 class Delivered:
     delivered: int
@@ -172,6 +192,16 @@ async def _attempt(pool: Pool, policy: RetryPolicy, delivery: Delivery) -> bool:
         async with transaction(pool) as conn:
             if error is None:
                 await webhooks.delete_delivery(conn, delivery)
+            elif delivery.attempts + 1 >= policy.max_attempts:
+                await webhooks.give_up_delivery(conn, delivery, error)
+                log.warning(
+                    "webhook %s: event %s given up after %s attempts: %s",
+                    delivery.webhook_id,
+                    delivery.event_id,
+                    delivery.attempts + 1,
+                    error,
+                )
+                return False
             else:
                 delay = policy.delay(delivery.attempts + 1)
                 await webhooks.postpone_delivery(conn, delivery, delay, error)

@@ -21,6 +21,7 @@ class WebhookRow:
 class WebhookHealth:
     pending: int
     last_error: str | None
+    given_up: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,11 @@ async def insert_webhook(
 async def list_webhooks(conn: Connection) -> list[tuple[WebhookRow, WebhookHealth]]:
     rows = await conn.fetch(
         """
-        SELECT w.id, w.url, w.event_types, w.created_at, q.pending, q.last_error
+        SELECT w.id, w.url, w.event_types, w.created_at, q.pending, q.last_error, q.given_up
         FROM webhooks w
         CROSS JOIN LATERAL (
-            SELECT count(*) AS pending,
+            SELECT count(*) FILTER (WHERE d.gave_up_at IS NULL) AS pending,
+                   count(*) FILTER (WHERE d.gave_up_at IS NOT NULL) AS given_up,
                    (array_agg(d.last_error ORDER BY d.next_attempt_at DESC)
                         FILTER (WHERE d.last_error IS NOT NULL))[1] AS last_error
             FROM webhook_deliveries d WHERE d.webhook_id = w.id
@@ -71,7 +73,7 @@ async def list_webhooks(conn: Connection) -> list[tuple[WebhookRow, WebhookHealt
     return [
         (
             WebhookRow(row["id"], row["url"], row["event_types"], row["created_at"]),
-            WebhookHealth(row["pending"], row["last_error"]),
+            WebhookHealth(row["pending"], row["last_error"], row["given_up"]),
         )
         for row in rows
     ]
@@ -101,7 +103,7 @@ async def claim_due(
             SELECT DISTINCT ON (customer_id, webhook_id)
                    customer_id, webhook_id, event_id, next_attempt_at
             FROM webhook_deliveries
-            WHERE webhook_id <> ALL ($3::bigint[])
+            WHERE webhook_id <> ALL ($3::bigint[]) AND gave_up_at IS NULL
             ORDER BY customer_id, webhook_id, event_id
         ), ranked AS (
             SELECT customer_id, webhook_id, event_id,
@@ -163,3 +165,38 @@ async def postpone_delivery(
         delay_seconds,
         error,
     )
+
+
+async def give_up_delivery(conn: Connection, delivery: Delivery, error: str) -> None:
+    await conn.execute(
+        """
+        UPDATE webhook_deliveries
+        SET attempts = attempts + 1, last_error = $4, gave_up_at = now()
+        WHERE customer_id = $1 AND webhook_id = $2 AND event_id = $3
+        """,
+        delivery.customer_id,
+        delivery.webhook_id,
+        delivery.event_id,
+        error,
+    )
+
+
+async def retry_given_up(conn: Connection, webhook_id: int) -> int:
+    """Queues the webhook's given-up deliveries again, as if new; how many."""
+    status = await conn.execute(
+        """
+        UPDATE webhook_deliveries
+        SET gave_up_at = NULL, attempts = 0, next_attempt_at = now()
+        WHERE webhook_id = $1 AND gave_up_at IS NOT NULL
+        """,
+        webhook_id,
+    )
+    return int(status.rpartition(" ")[2])
+
+
+async def lock_webhook(conn: Connection, webhook_id: int) -> WebhookRow | None:
+    row = await conn.fetchrow(
+        "SELECT id, url, event_types, created_at FROM webhooks WHERE id = $1 FOR UPDATE",
+        webhook_id,
+    )
+    return WebhookRow(**row) if row else None

@@ -108,6 +108,7 @@ ACCESS: dict[str, dict[Caller, Outcome]] = {
     "Query.webhooks": ADMINS,
     "Mutation.registerWebhook": ADMINS,
     "Mutation.deleteWebhook": ADMINS,
+    "Mutation.retryWebhookDeliveries": ADMINS,
     "Mutation.recordPurchase": STORE_STAFF,
     "Mutation.recordPurchases": STORE_STAFF,
     "Mutation.setTiers": ADMINS,
@@ -511,6 +512,26 @@ async def verify_delete_webhook(call: Call) -> None:
     )
 
 
+async def prepare_retry_webhook(world: World) -> Variables:
+    webhook_id = await spare_webhook(world)
+    await world.pool.execute(
+        """
+        INSERT INTO webhook_deliveries (customer_id, webhook_id, event_id, attempts, gave_up_at)
+        SELECT customer_id, $1, id, 80, now() FROM outbox ORDER BY id LIMIT 1
+        """,
+        webhook_id,
+    )
+    return {"id": str(webhook_id)}
+
+
+async def verify_retry_webhook(call: Call) -> None:
+    assert call.result["requeued"] == 1
+    given_up = (
+        "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = $1 AND gave_up_at IS NOT NULL"
+    )
+    assert not await call.world.pool.fetchval(given_up, int(call.variables["id"]))
+
+
 async def verify_audit_log(call: Call) -> None:
     rows = await call.world.pool.fetch("SELECT id FROM admin_changes ORDER BY id DESC LIMIT 50")
     assert rows, "the world's keys were made as admin changes"
@@ -810,6 +831,15 @@ OPERATIONS: dict[str, Operation] = {
         "WebhookDeleted",
         prepare_delete_webhook,
         verify_delete_webhook,
+        writes=True,
+    ),
+    "Mutation.retryWebhookDeliveries": Operation(
+        """mutation($id: ID!) { retryWebhookDeliveries(id: $id) {
+             __typename ... on WebhookDeliveriesRetried { requeued }
+             ... on Error { code message } } }""",
+        "WebhookDeliveriesRetried",
+        prepare_retry_webhook,
+        verify_retry_webhook,
         writes=True,
     ),
     "Query.auditLog": Operation(

@@ -42,6 +42,7 @@ mutation R($url: String!, $types: [WebhookEventType!]!) {
 }
 """
 LIST = "query { webhooks { id url eventTypes pendingDeliveries lastError } }"
+LIST_HEALTH = "query { webhooks { pendingDeliveries givenUpDeliveries lastError } }"
 DELETE = """
 mutation D($id: ID!) {
   deleteWebhook(id: $id) {
@@ -437,3 +438,69 @@ async def test_a_name_that_resolves_to_a_private_address_gets_no_delivery(
         r"addresses only \(LOYALTY_WEBHOOK_PRIVATE=true allows private ones\)",
         hook["lastError"],
     ), hook["lastError"]
+
+
+RETRY = """
+mutation($id: ID!) { retryWebhookDeliveries(id: $id) {
+  __typename ... on WebhookDeliveriesRetried { requeued webhook { id } }
+  ... on WebhookNotFoundError { code webhookId } } }
+"""
+
+
+async def test_an_event_that_keeps_failing_is_given_up_and_an_admin_sends_it_again(
+    client: httpx.AsyncClient, admin_key: str, pool: Pool, receiver: Receiver
+) -> None:
+    book = await program(pool)
+    receiver.refuse = lambda event, seen: event["data"]["points"] == 10
+    webhook_id, _ = await register(client, admin_key, receiver.url, "POINTS_ADJUSTED")
+    await adjust(pool, book, "alice", 10)
+    await adjust(pool, book, "alice", 20)
+
+    # Three attempts, then alice's next event is no longer held back by the first.
+    task = asyncio.create_task(
+        service.deliver_forever(pool, 0.01, dataclasses.replace(QUICK, max_attempts=3))
+    )
+    try:
+        async with asyncio.timeout(10):
+            await receiver.until_taken(1)
+            waiting = "SELECT count(*) FROM webhook_deliveries WHERE gave_up_at IS NULL"
+            for _ in itertools.count():  # until the delivery's deletion commits
+                if not await pool.fetchval(waiting):
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [(r.event["data"]["points"], r.status) for r in receiver.requests] == [
+        (10, 503),
+        (10, 503),
+        (10, 503),
+        (20, 204),
+    ]
+    [hook] = (await gql(client, LIST_HEALTH, auth=admin_key))["data"]["webhooks"]
+    assert (hook["pendingDeliveries"], hook["givenUpDeliveries"]) == (0, 1)
+    assert hook["lastError"] == "HTTP 503"
+
+    receiver.refuse = lambda event, seen: False
+    retried = (await gql(client, RETRY, {"id": webhook_id}, auth=admin_key))["data"]
+    assert retried["retryWebhookDeliveries"] == {
+        "__typename": "WebhookDeliveriesRetried",
+        "requeued": 1,
+        "webhook": {"id": webhook_id},
+    }
+    assert await drain(pool) == 1
+    assert [event["data"]["points"] for event in receiver.taken()] == [20, 10]
+    [hook] = (await gql(client, LIST_HEALTH, auth=admin_key))["data"]["webhooks"]
+    assert (hook["pendingDeliveries"], hook["givenUpDeliveries"]) == (0, 0)
+    logged = await pool.fetchval(
+        "SELECT after FROM admin_changes WHERE action = 'retryWebhookDeliveries'"
+    )
+    assert logged["requeued"] == 1
+    again = (await gql(client, RETRY, {"id": webhook_id}, auth=admin_key))["data"]
+    assert again["retryWebhookDeliveries"]["requeued"] == 0
+    missing = (await gql(client, RETRY, {"id": "999"}, auth=admin_key))["data"]
+    assert missing["retryWebhookDeliveries"] == {
+        "__typename": "WebhookNotFoundError",
+        "code": "WEBHOOK_NOT_FOUND",
+        "webhookId": "999",
+    }
