@@ -5,7 +5,7 @@ products, 200 rules of every kind, customers with history), loads each scenario 
 separate process (wrk) on 127.0.0.1 at 16 and 64 clients, and runs the scenario's baseline:
 pgbench executing the very statements the service ran for one such request (captured from
 the service, see sqlcapture.py), on the same database with the same number of clients.
-Results go to bench/results/suite.md and suite.json.
+Results go to bench/results/suite.md and suite.json (suite-large.*, suite-both.* by --scale).
 
     .venv/bin/python bench/suite.py [--scale small|large] [--seconds 10] [--clients 16 64]
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,8 @@ from typing import Any
 import asyncpg
 from common import ROOT, SECRET, free_port, progress, server_env, start_server, wrk
 from generate import SCALES, Scale, generate
+from layers import recording
+from layers import table as layers_table
 from nudges import ten_line_cart
 from sqlcapture import Script, capture, recording_app
 
@@ -299,8 +302,15 @@ def machine() -> dict[str, Any]:
 
 
 def run_scale(
-    scale: Scale, seconds: int, clients: list[int], root: Path, workers: int
+    scale: Scale,
+    seconds: int,
+    clients: list[int],
+    root: Path,
+    workers: int,
+    profiles: dict[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
+    """Every scenario at every client count; with profiles, each service run is sampled
+    with py-spy into a file named there after its scale, scenario and clients."""
     database = EmbeddedPostgres(root / f"pgdata-{scale.name}", database="bench")
     server = None
     rows: list[dict[str, Any]] = []
@@ -355,7 +365,15 @@ def run_scale(
             for count in clients:
                 tick(f"{scenario.name}, {count} clients, service")
                 before = asyncio.run(written(dsn, scenario))
-                served = wrk(url.removesuffix("/graphql"), lua, count, seconds)
+                name = f"{scale.name} {scenario.name} {count}"
+                with (
+                    recording(server.pid, seconds, root / f"{len(profiles)}.txt")
+                    if profiles is not None
+                    else contextlib.nullcontext()
+                ):
+                    served = wrk(url.removesuffix("/graphql"), lua, count, seconds)
+                if profiles is not None:
+                    profiles[name] = root / f"{len(profiles)}.txt"
                 if before is not None:
                     # Every write request must be a new one, not a replay of another.
                     made = asyncio.run(written(dsn, scenario)) - before  # type: ignore[operator]
@@ -411,7 +429,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SCENARIOS], default=None)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during each run; CPU by layer to profile.md",
+    )
     args = parser.parse_args()
+    if args.profile and args.workers != 1:
+        parser.error("--profile samples one server process: use --workers 1")
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
         return 2
@@ -421,11 +446,25 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="loyalty-bench-"))
     root.chmod(0o755)
     rows: list[dict[str, Any]] = []
+    profiles: dict[str, Path] | None = {} if args.profile else None
     try:
         for name in scales:
-            rows += run_scale(SCALES[name], args.seconds, args.clients, root, args.workers)
+            rows += run_scale(
+                SCALES[name], args.seconds, args.clients, root, args.workers, profiles
+            )
+        if profiles:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / "profile.md").write_text(
+                f"Share of the server's busy CPU samples by layer (py-spy, 200 Hz), measured "
+                f"{datetime.now(UTC).isoformat(timespec='seconds')} on {machine()['cpus']} "
+                f"CPUs, one server process, {args.seconds} s per run.\n\n" + layers_table(profiles)
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if args.profile:
+        print(file=sys.stderr)
+        print((RESULTS / "profile.md").read_text())
+        return 0  # a sampled run is slower: its numbers are not the suite's results
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
