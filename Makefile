@@ -9,7 +9,7 @@ LOYALTY_ENV ?= development
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test e2e reliability check fmt schema bench bench-large bench-profile bench-rules bench-nudges clean
+.PHONY: help install run test e2e reliability check fmt schema bench bench-large bench-profile bench-page bench-rules bench-nudges clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,9 @@ bench-large: install ## The load suite on a million customers with twenty millio
 bench-profile: install ## Where the server's CPU goes under load, by layer (py-spy): bench/results/profile.md
 	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
 	$(PY) bench/suite.py --profile --only recordPurchase me nudges --clients 16 --seconds 15
+
+bench-page: install ## How fast the admin page opens on a slow phone (headless Chromium): bench/results/admin_page.md
+	$(PY) bench/admin_page.py
 
 bench-rules: install ## Time the rule engine: 200 rules, a 20-line cart (bench/README.md)
 	mkdir -p bench/results

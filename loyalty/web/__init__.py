@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gzip
 from pathlib import Path
 
 from starlette.requests import Request
@@ -36,18 +38,30 @@ HEADERS = {
 }
 
 
-def _file(name: str) -> Response:
+@functools.lru_cache(maxsize=len(FILES))
+def _gzipped(name: str, modified: float) -> bytes:
+    """A file compressed once (again when it changes): a fifth of the bytes on a slow link."""
+    return gzip.compress((STATIC / name).read_bytes(), compresslevel=9, mtime=0)
+
+
+def _file(request: Request, name: str) -> Response:
     if name not in FILES:
         return PlainTextResponse("Not Found", status_code=404)
-    return FileResponse(STATIC / name, media_type=FILES[name], headers=HEADERS)
+    path = STATIC / name
+    headers = {**HEADERS, "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = _gzipped(name, path.stat().st_mtime)
+        headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=FILES[name], headers=headers)
+    return FileResponse(path, media_type=FILES[name], headers=headers)
 
 
 async def page(request: Request) -> Response:
-    return _file("admin.html")
+    return _file(request, "admin.html")
 
 
 async def asset(request: Request) -> Response:
-    return _file(request.path_params["name"])
+    return _file(request, request.path_params["name"])
 
 
 def routes() -> list[BaseRoute]:
