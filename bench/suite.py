@@ -365,15 +365,17 @@ def run_scale(
             for count in clients:
                 tick(f"{scenario.name}, {count} clients, service")
                 before = asyncio.run(written(dsn, scenario))
-                name = f"{scale.name} {scenario.name} {count}"
+                sampled = None
+                if profiles is not None:
+                    sampled = profiles[f"{scale.name} {scenario.name} {count}"] = (
+                        root / f"profile-{len(profiles)}.txt"
+                    )
                 with (
-                    recording(server.pid, seconds, root / f"{len(profiles)}.txt")
-                    if profiles is not None
+                    recording(server.pid, seconds, sampled)
+                    if sampled is not None
                     else contextlib.nullcontext()
                 ):
                     served = wrk(url.removesuffix("/graphql"), lua, count, seconds)
-                if profiles is not None:
-                    profiles[name] = root / f"{len(profiles)}.txt"
                 if before is not None:
                     # Every write request must be a new one, not a replay of another.
                     made = asyncio.run(written(dsn, scenario)) - before  # type: ignore[operator]
